@@ -1,0 +1,63 @@
+// An HTTP/1.1 server on Boost.Beast: asynchronous accept, one strand and one
+// coroutine per connection, keep-alive, limits on header and body size, on
+// open connections, and deadlines on every read and write.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include "common/asio.hpp"
+
+namespace fgac {
+
+namespace http = boost::beast::http;
+using HttpRequest = http::request<http::string_body>;
+using HttpResponse = http::response<http::string_body>;
+// The handler owns the request's routing; the server owns the transport.
+using HttpHandler = std::function<boost::asio::awaitable<HttpResponse>(HttpRequest&)>;
+
+struct HttpServerSettings {
+  std::string name = "http";
+  std::string address = "0.0.0.0";
+  std::uint16_t port = 0;  // 0 picks a free port (tests)
+  std::uint64_t max_body_bytes = std::uint64_t{1024} * 1024;
+  std::uint32_t max_header_bytes = 16 * 1024;
+  std::size_t max_connections = 1024;
+  std::chrono::milliseconds read_timeout{10000};
+  std::chrono::milliseconds idle_timeout{60000};
+};
+
+// A JSON error body: {"message": ..., "code": ..., "data": null}.
+HttpResponse json_error(http::status status, std::string_view message, unsigned version = 11);
+HttpResponse json_response(http::status status, std::string body, unsigned version = 11);
+
+class HttpServer : public std::enable_shared_from_this<HttpServer> {
+ public:
+  HttpServer(boost::asio::io_context& ioc, HttpServerSettings settings, HttpHandler handler);
+
+  // Binds and listens; throws on failure (port taken, bad address).
+  void start();
+  // Stops accepting; open connections finish their current request.
+  void stop_accepting();
+  [[nodiscard]] std::uint16_t port() const { return bound_port_; }
+  [[nodiscard]] std::size_t open_connections() const { return open_.load(); }
+  [[nodiscard]] std::size_t requests_in_flight() const { return in_flight_.load(); }
+
+ private:
+  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> session(boost::beast::tcp_stream stream);
+
+  boost::asio::io_context& ioc_;
+  HttpServerSettings settings_;
+  HttpHandler handler_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::uint16_t bound_port_ = 0;
+  std::atomic<std::size_t> open_{0};
+  std::atomic<std::size_t> in_flight_{0};
+  std::atomic<bool> accepting_{false};
+};
+
+}  // namespace fgac

@@ -1,0 +1,145 @@
+// A bounded pool of libpqxx connections, each owned by one database thread.
+// Blocking database work runs here, never on the I/O threads: callers hand
+// in a function of `pqxx::connection&` and get its result back on their own
+// executor.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fgac {
+
+struct PgSettings {
+  std::string url;
+  std::size_t pool_size = 8;
+  // Jobs waiting for a connection beyond this are refused at once (503),
+  // so an outage cannot pile up unbounded work and memory.
+  std::size_t max_queued = 1024;
+  std::chrono::milliseconds connect_timeout{3000};
+  std::chrono::milliseconds statement_timeout{5000};
+  std::string application_name = "fgac-tasks";
+};
+
+// The database could not take the job: the pool's queue is full.
+class PgOverloaded : public std::runtime_error {
+ public:
+  PgOverloaded() : std::runtime_error("database pool queue is full") {}
+};
+
+// Adds connect_timeout, application_name and keepalive parameters unless the URL sets them.
+std::string pg_connection_string(const PgSettings& settings);
+
+// Opens a connection with the session settings every fgac-tasks connection uses.
+std::unique_ptr<pqxx::connection> pg_connect(const PgSettings& settings);
+
+class PgPool {
+ public:
+  using Prepare = std::function<void(pqxx::connection&)>;
+
+  // `prepare` runs on every new connection (declare prepared statements there).
+  PgPool(PgSettings settings, Prepare prepare);
+  ~PgPool();
+  PgPool(const PgPool&) = delete;
+  PgPool& operator=(const PgPool&) = delete;
+
+  // Runs fn(conn) on a database thread; completion signature void(std::exception_ptr, R).
+  template <class R, class Fn, class Token>
+  auto async_run(Fn fn, Token&& token) {
+    return boost::asio::async_initiate<Token, void(std::exception_ptr, R)>(
+        [this](auto handler, Fn job) {
+          auto ex = boost::asio::get_associated_executor(handler);
+          auto work = boost::asio::make_work_guard(ex);
+          if (queued_.fetch_add(1) >= settings_.max_queued) {
+            queued_.fetch_sub(1);
+            boost::asio::post(ex, [h = std::move(handler), w = std::move(work)]() mutable {
+              h(std::make_exception_ptr(PgOverloaded{}), R{});
+            });
+            return;
+          }
+          boost::asio::post(threads_,
+                            [this, h = std::move(handler), job = std::move(job), ex, w = std::move(work)]() mutable {
+                              std::exception_ptr error;
+                              R result{};
+                              try {
+                                result = with_connection<R>(job);
+                              } catch (...) {
+                                error = std::current_exception();
+                              }
+                              queued_.fetch_sub(1);
+                              boost::asio::post(ex, [h = std::move(h), error, result = std::move(result),
+                                                     w = std::move(w)]() mutable { h(error, std::move(result)); });
+                            });
+        },
+        token, std::move(fn));
+  }
+
+  // Runs fn(conn) on the calling thread with a pooled connection (for CLI tools and tests).
+  template <class R, class Fn>
+  R run_blocking(Fn fn) {
+    return with_connection<R>(fn);
+  }
+
+  [[nodiscard]] const PgSettings& settings() const { return settings_; }
+  void stop();
+
+ private:
+  struct Slot {
+    std::unique_ptr<pqxx::connection> conn;
+  };
+
+  Slot* acquire();
+  void release(Slot* slot);
+  void ensure_open(Slot& slot);
+
+  template <class R, class Fn>
+  R with_connection(Fn& fn) {
+    Slot* slot = acquire();
+    try {
+      ensure_open(*slot);
+      if constexpr (std::is_void_v<R>) {
+        fn(*slot->conn);
+        release(slot);
+      } else {
+        R result = fn(*slot->conn);
+        release(slot);
+        return result;
+      }
+    } catch (const pqxx::broken_connection&) {
+      slot->conn.reset();  // reconnect on next use
+      release(slot);
+      throw;
+    } catch (...) {
+      release(slot);
+      throw;
+    }
+  }
+
+  PgSettings settings_;
+  Prepare prepare_;
+  boost::asio::thread_pool threads_;
+  std::atomic<std::size_t> queued_{0};
+  std::mutex mutex_;
+  std::condition_variable slot_freed_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<Slot*> free_;
+};
+
+// Whether an exception means the database itself is unavailable (maps to 503).
+bool is_database_unavailable(const std::exception& e);
+
+}  // namespace fgac

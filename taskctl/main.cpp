@@ -1,0 +1,42 @@
+// taskctl: the operator's command line for fgac-tasks.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "taskctl/commands.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: taskctl <command> [options]
+
+commands:
+  migrate [--dry-run] [--to VERSION]   apply pending schema migrations in order
+  migrate status                       list applied and pending migrations
+
+options:
+  --database-url URL                   defaults to $DATABASE_URL
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace fgac::taskctl;
+  std::vector<std::string> raw(argv + 1, argv + argc);
+  if (raw.empty() || raw.front() == "--help" || raw.front() == "-h" || raw.front() == "help") {
+    std::cout << kUsage;
+    return raw.empty() ? kExitUsage : kExitOk;
+  }
+  const std::string command = raw.front();
+  Args args({raw.begin() + 1, raw.end()});
+  try {
+    if (command == "migrate") return run_migrate(args);
+    std::cerr << "taskctl: unknown command '" << command << "'\n" << kUsage;
+    return kExitUsage;
+  } catch (const UsageError& e) {
+    std::cerr << "taskctl: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "taskctl: error: " << e.what() << "\n";
+    return kExitFailure;
+  }
+}
