@@ -76,6 +76,15 @@ std::vector<MigrationState> Migrator::status() {
   return out;
 }
 
+bool migrations_current(pqxx::connection& conn, const std::vector<Migration>& migrations) {
+  auto applied = read_applied(conn);
+  for (const auto& m : migrations) {
+    auto it = applied.find(m.version);
+    if (it == applied.end() || it->second.checksum != m.checksum) return false;
+  }
+  return true;
+}
+
 bool Migrator::is_current() {
   for (const auto& s : status()) {
     if (!s.applied || s.checksum_mismatch) return false;

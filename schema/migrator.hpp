@@ -54,6 +54,10 @@ class Migrator {
   std::vector<Migration> migrations_;
 };
 
+// True when every migration is applied with a matching checksum (for /readyz:
+// a binary must not serve a schema it was not built for). Uses the caller's connection.
+bool migrations_current(pqxx::connection& conn, const std::vector<Migration>& migrations);
+
 // The key of the session advisory lock every migrator takes.
 inline constexpr long long kMigrationLockKey = 0x66676163;  // "fgac"
 

@@ -1,0 +1,58 @@
+#include "service/config.hpp"
+
+namespace fgac::api {
+
+ApiConfig load_api_config(const EnvSource& env) {
+  using std::chrono::milliseconds;
+  EnvReader r(env);
+  ApiConfig c;
+  c.database.url = r.required_str("DATABASE_URL");
+  c.database.pool_size = static_cast<std::size_t>(r.integer("API_DB_POOL_SIZE", 8, 1, 256));
+  c.database.application_name = "task-api";
+
+  c.http.name = "api";
+  c.http.address = r.str("API_ADDR", "0.0.0.0");
+  c.http.port = r.port("API_PORT", 8080);
+  c.http.max_body_bytes =
+      static_cast<std::uint64_t>(r.integer("API_MAX_BODY_BYTES", 1024 * 1024, 1024, 64LL * 1024 * 1024));
+  c.http.max_header_bytes = static_cast<std::uint32_t>(r.integer("API_MAX_HEADER_BYTES", 16 * 1024, 1024, 1024 * 1024));
+  c.http.max_connections = static_cast<std::size_t>(r.integer("API_MAX_CONNECTIONS", 1024, 1, 100000));
+  c.http.read_timeout = r.millis("API_READ_TIMEOUT_MS", milliseconds(10000), milliseconds(100), milliseconds(600000));
+  c.http.idle_timeout = r.millis("API_IDLE_TIMEOUT_MS", milliseconds(60000), milliseconds(100), milliseconds(3600000));
+
+  c.monitor.name = "monitor";
+  c.monitor.address = r.str("MONITOR_ADDR", "0.0.0.0");
+  c.monitor.port = r.port("API_MONITOR_PORT", 8081);
+  c.monitor.max_connections = 64;
+
+  c.dual_write = r.boolean("FGAC_TASKS_DUAL_WRITE", false);
+  const bool auth_disabled = r.boolean("AUTH_DISABLED", false);
+  auto auth_url = r.optional_str("AGENTEX_AUTH_URL");
+  if (auth_url) {
+    AuthnSettings a;
+    a.url = *auth_url;
+    a.timeout = r.millis("AUTHN_TIMEOUT_MS", milliseconds(2000), milliseconds(10), milliseconds(60000));
+    a.cache_ttl = r.millis("AUTHN_CACHE_TTL_MS", milliseconds(5000), milliseconds(0), milliseconds(3600000));
+    a.cache_max_entries = static_cast<std::size_t>(r.integer("AUTHN_CACHE_MAX_ENTRIES", 10000, 0, 10000000));
+    try {
+      (void)parse_upstream_url(a.url);
+    } catch (const std::exception& e) {
+      r.fail(std::string("AGENTEX_AUTH_URL: ") + e.what());
+    }
+    if (auth_disabled) r.fail("AGENTEX_AUTH_URL and AUTH_DISABLED=true are both set; choose one");
+    c.authn = a;
+  } else if (!auth_disabled) {
+    r.fail("AGENTEX_AUTH_URL is required (set AUTH_DISABLED=true only for development)");
+  }
+
+  try {
+    c.log_level = log::parse_level(r.str("LOG_LEVEL", "info"));
+  } catch (const std::exception& e) {
+    r.fail(std::string("LOG_LEVEL: ") + e.what());
+  }
+  r.reject_unknown(owned_env_prefixes());
+  r.finish();
+  return c;
+}
+
+}  // namespace fgac::api

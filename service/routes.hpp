@@ -1,0 +1,39 @@
+// The task API's routes: matching a method and path to a route pattern (pure).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/http_server.hpp"
+
+namespace fgac::api {
+
+enum class Route {
+  none,
+  create_agent,
+  list_agents,
+  get_agent,
+  get_agent_by_name,
+  agent_rpc,
+  agent_rpc_by_name,
+  create_task,
+  list_tasks,
+  get_task,
+  get_task_by_name,
+  delete_task,
+  delete_task_by_name,
+};
+
+struct RouteMatch {
+  Route route = Route::none;
+  std::string_view pattern = "unmatched";  // the metrics label: never an id
+  std::vector<std::string> params;         // percent-decoded path parameters
+  bool method_not_allowed = false;         // the path exists, the method does not
+  std::string query;                       // raw query string
+};
+
+// Throws ApiError(malformed) on a bad percent-escape in the path.
+RouteMatch match_route(http::verb method, std::string_view target);
+
+}  // namespace fgac::api

@@ -1,0 +1,233 @@
+#include "service/task_api.hpp"
+
+#include "common/log.hpp"
+#include "common/monitor.hpp"
+#include "common/uuid.hpp"
+#include "schema/migrator.hpp"
+#include "service/error_mapping.hpp"
+
+namespace fgac::api {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::string_view kJsonContentType = "application/json";
+
+void require_json_body(const HttpRequest& req) {
+  auto type = req[http::field::content_type];
+  auto semicolon = type.find(';');
+  auto media = type.substr(0, semicolon);
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  std::string lower(media);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower != kJsonContentType) throw ApiError(ErrorKind::unsupported_media, "Content-Type must be application/json");
+}
+
+HttpResponse json_ok(http::status status, std::string body) {
+  return json_response(status, std::move(body));
+}
+
+std::string found_or_404(std::optional<std::string> json, const char* what) {
+  if (!json) throw ApiError(ErrorKind::not_found, std::string(what) + " not found");
+  return std::move(*json);
+}
+
+}  // namespace
+
+TaskApi::TaskApi(asio::io_context& ioc, ApiConfig config)
+    : ioc_(ioc),
+      config_(std::move(config)),
+      registry_(std::make_shared<prometheus::Registry>()),
+      metrics_(*registry_),
+      pool_(std::make_unique<PgPool>(config_.database, prepare_task_statements)),
+      repository_(config_.dual_write) {
+  if (config_.authn) authn_ = std::make_unique<AuthnClient>(ioc_.get_executor(), *config_.authn);
+  server_ = std::make_shared<HttpServer>(ioc_, config_.http, [this](HttpRequest& req) { return handle(req); });
+  monitor_ = std::make_shared<HttpServer>(
+      ioc_, config_.monitor, monitor_handler(registry_, [this]() -> asio::awaitable<Readiness> {
+        const bool ok = co_await ready();
+        co_return Readiness{ok, ok ? "" : "database unreachable or schema not current"};
+      }));
+}
+
+TaskApi::~TaskApi() {
+  pool_->stop();
+}
+
+void TaskApi::start() {
+  server_->start();
+  monitor_->start();
+  log::info("task-api started", {{"port", server_->port()},
+                                 {"monitor_port", monitor_->port()},
+                                 {"dual_write", config_.dual_write},
+                                 {"auth", config_.authn ? "agentex-auth" : "disabled"}});
+}
+
+void TaskApi::stop_accepting() {
+  server_->stop_accepting();
+  monitor_->stop_accepting();
+}
+
+std::uint16_t TaskApi::port() const {
+  return server_->port();
+}
+std::uint16_t TaskApi::monitor_port() const {
+  return monitor_->port();
+}
+std::size_t TaskApi::requests_in_flight() const {
+  return server_->requests_in_flight();
+}
+
+asio::awaitable<bool> TaskApi::ready() {
+  try {
+    co_return co_await db<bool>([](pqxx::connection& conn) {
+      static const auto migrations = schema::parse_migrations(schema::embedded_migration_files());
+      return schema::migrations_current(conn, migrations);
+    });
+  } catch (const std::exception&) {
+    co_return false;
+  }
+}
+
+asio::awaitable<HttpResponse> TaskApi::handle(HttpRequest& req) {
+  const auto started = std::chrono::steady_clock::now();
+  RouteMatch match;
+  HttpResponse res;
+  std::exception_ptr error;
+  try {
+    match = match_route(req.method(), req.target());
+    res = co_await dispatch(match, req);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (error) res = error_response(error);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  metrics_.observe_request(match.pattern, req.method_string(), res.result_int(), seconds);
+  co_return res;
+}
+
+asio::awaitable<std::optional<Principal>> TaskApi::authenticate(const HttpRequest& req) {
+  if (!authn_) co_return std::nullopt;  // AUTH_DISABLED=true: no principal, no creator
+  co_return co_await authn_->authenticate(req);
+}
+
+asio::awaitable<HttpResponse> TaskApi::dispatch(const RouteMatch& match, HttpRequest& req) {
+  if (match.route == Route::none) {
+    if (match.method_not_allowed) co_return json_error(http::status::method_not_allowed, "method not allowed");
+    co_return json_error(http::status::not_found, "not found");
+  }
+  const auto principal = co_await authenticate(req);
+  const auto& p = match.params;
+  switch (match.route) {
+    case Route::create_agent: {
+      require_json_body(req);
+      auto body = parse_create_agent(req.body());
+      auto id = new_uuid_v4();
+      auto json = co_await db<std::string>([&](pqxx::connection& c) { return repository_.create_agent(c, id, body); });
+      co_return json_ok(http::status::created, std::move(json));
+    }
+    case Route::list_agents: {
+      auto page = parse_page(parse_query(match.query));
+      auto json = co_await db<std::string>([&](pqxx::connection& c) {
+        return repository_.list_agents(c, page.limit, (page.page_number - 1) * page.limit);
+      });
+      co_return json_ok(http::status::ok, std::move(json));
+    }
+    case Route::get_agent: {
+      auto id = require_uuid(p[0], "agent_id");
+      auto json =
+          co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.agent_by_id(c, id); });
+      co_return json_ok(http::status::ok, found_or_404(std::move(json), "agent"));
+    }
+    case Route::get_agent_by_name: {
+      auto json = co_await db<std::optional<std::string>>(
+          [&](pqxx::connection& c) { return repository_.agent_by_name(c, p[0]); });
+      co_return json_ok(http::status::ok, found_or_404(std::move(json), "agent"));
+    }
+    case Route::agent_rpc:
+    case Route::agent_rpc_by_name: {
+      // A named local, not a temporary: GCC 12 mishandles by-value temporaries in co_await.
+      AgentRef agent;
+      if (match.route == Route::agent_rpc) {
+        agent.id = require_uuid(p[0], "agent_id");
+      } else {
+        agent.name = p[0];
+      }
+      co_return co_await agent_rpc(agent, req, principal);
+    }
+    case Route::create_task: {
+      require_json_body(req);
+      const auto request = parse_create_task(req.body());
+      co_return co_await create_task(request, principal);
+    }
+    case Route::list_tasks: {
+      auto filter = parse_task_filter(parse_query(match.query));
+      auto json = co_await db<std::string>([&](pqxx::connection& c) { return repository_.list_tasks(c, filter); });
+      co_return json_ok(http::status::ok, std::move(json));
+    }
+    case Route::get_task: {
+      auto id = require_uuid(p[0], "task_id");
+      auto json =
+          co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.task_by_id(c, id); });
+      co_return json_ok(http::status::ok, found_or_404(std::move(json), "task"));
+    }
+    case Route::get_task_by_name: {
+      auto json = co_await db<std::optional<std::string>>(
+          [&](pqxx::connection& c) { return repository_.task_by_name(c, p[0]); });
+      co_return json_ok(http::status::ok, found_or_404(std::move(json), "task"));
+    }
+    case Route::delete_task:
+    case Route::delete_task_by_name:
+      co_return co_await delete_task(match, principal);
+    case Route::none:
+      break;
+  }
+  co_return json_error(http::status::not_found, "not found");
+}
+
+asio::awaitable<HttpResponse> TaskApi::create_task(const CreateTaskRequest& request,
+                                                   const std::optional<Principal>& principal) {
+  NewTask task{new_uuid_v4(), request, creator_of(principal), outbox_principal(principal).dump()};
+  auto json =
+      co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.create_task(c, task); });
+  // The agent is named in the body, not the path: an unknown one is an invalid field.
+  if (!json) throw ApiError(ErrorKind::invalid, "agent not found");
+  metrics_.task_created(task.creator.kind());
+  co_return json_ok(http::status::created, std::move(*json));
+}
+
+asio::awaitable<HttpResponse> TaskApi::agent_rpc(const AgentRef& agent, HttpRequest& req,
+                                                 const std::optional<Principal>& principal) {
+  require_json_body(req);
+  auto rpc = parse_rpc(req.body());
+  if (rpc.method != "task/create") throw ApiError(ErrorKind::invalid, "unknown method " + rpc.method);
+  NewTask task{new_uuid_v4(), parse_rpc_task_create(rpc.params, agent), creator_of(principal),
+               outbox_principal(principal).dump()};
+  auto result = co_await db<TaskRepository::GetOrCreate>(
+      [&](pqxx::connection& c) { return repository_.get_or_create_task(c, task); });
+  // Here the agent is the path's resource: an unknown one is a 404.
+  if (!result.json) throw ApiError(ErrorKind::not_found, "agent not found");
+  if (result.created) metrics_.task_created(task.creator.kind());
+  std::string body = R"({"jsonrpc":"2.0","id":)" + rpc.id.dump() + R"(,"result":)" + *result.json + "}";
+  co_return json_ok(http::status::ok, std::move(body));
+}
+
+asio::awaitable<HttpResponse> TaskApi::delete_task(const RouteMatch& match, const std::optional<Principal>& principal) {
+  const std::string outbox = outbox_principal(principal).dump();
+  DeleteResult result;
+  if (match.route == Route::delete_task) {
+    auto id = require_uuid(match.params[0], "task_id");
+    result =
+        co_await db<DeleteResult>([&](pqxx::connection& c) { return repository_.delete_task_by_id(c, id, outbox); });
+  } else {
+    const auto& name = match.params[0];
+    result = co_await db<DeleteResult>(
+        [&](pqxx::connection& c) { return repository_.delete_task_by_name(c, name, outbox); });
+  }
+  // The same 404 whether dual-write is on or off.
+  if (!result.id) throw ApiError(ErrorKind::not_found, "task not found");
+  co_return json_ok(http::status::ok, nlohmann::json{{"id", *result.id}, {"message", "task deleted"}}.dump());
+}
+
+}  // namespace fgac::api

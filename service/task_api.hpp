@@ -1,0 +1,57 @@
+// The task API: HTTP adapter over the task repository, with authentication
+// and metrics. Owns its servers; main() and the tests only wire and run it.
+#pragma once
+
+#include <prometheus/registry.h>
+#include <memory>
+
+#include "common/asio.hpp"
+#include "common/pg_pool.hpp"
+#include "service/api_metrics.hpp"
+#include "service/authn_client.hpp"
+#include "service/config.hpp"
+#include "service/routes.hpp"
+#include "service/task_repository.hpp"
+
+namespace fgac::api {
+
+class TaskApi {
+ public:
+  TaskApi(boost::asio::io_context& ioc, ApiConfig config);
+  ~TaskApi();
+
+  void start();           // binds both ports; throws when it cannot
+  void stop_accepting();  // SIGTERM: no new connections; in-flight requests finish
+  [[nodiscard]] std::uint16_t port() const;
+  [[nodiscard]] std::uint16_t monitor_port() const;
+  [[nodiscard]] std::size_t requests_in_flight() const;
+  [[nodiscard]] PgPool& pool() { return *pool_; }
+
+ private:
+  boost::asio::awaitable<HttpResponse> handle(HttpRequest& req);
+  boost::asio::awaitable<HttpResponse> dispatch(const RouteMatch& match, HttpRequest& req);
+  boost::asio::awaitable<std::optional<Principal>> authenticate(const HttpRequest& req);
+  boost::asio::awaitable<HttpResponse> create_task(const CreateTaskRequest& request,
+                                                   const std::optional<Principal>& principal);
+  boost::asio::awaitable<HttpResponse> agent_rpc(const AgentRef& agent, HttpRequest& req,
+                                                 const std::optional<Principal>& principal);
+  boost::asio::awaitable<HttpResponse> delete_task(const RouteMatch& match, const std::optional<Principal>& principal);
+  boost::asio::awaitable<bool> ready();
+
+  template <class R, class Fn>
+  boost::asio::awaitable<R> db(Fn fn) {
+    co_return co_await pool_->async_run<R>(std::move(fn), boost::asio::use_awaitable);
+  }
+
+  boost::asio::io_context& ioc_;
+  ApiConfig config_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  ApiMetrics metrics_;
+  std::unique_ptr<PgPool> pool_;
+  std::unique_ptr<AuthnClient> authn_;
+  TaskRepository repository_;
+  std::shared_ptr<HttpServer> server_;
+  std::shared_ptr<HttpServer> monitor_;
+};
+
+}  // namespace fgac::api
