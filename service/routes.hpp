@@ -5,9 +5,11 @@
 #include <string_view>
 #include <vector>
 
-#include "common/http_server.hpp"
+#include <boost/beast/http/verb.hpp>
 
 namespace fgac::api {
+
+namespace http = boost::beast::http;
 
 enum class Route {
   none,

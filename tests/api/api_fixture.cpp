@@ -1,0 +1,61 @@
+#include "tests/api/api_fixture.hpp"
+
+#include <doctest/doctest.h>
+
+namespace fgac::testing {
+
+AuthzServer& shared_authz() {
+  static AuthzServer server;
+  return server;
+}
+
+ApiFixture::ApiFixture(ApiOptions options) : url_(options.database_url.value_or(migrated_database())) {
+  api::ApiConfig config;
+  config.database = settings_for(url_, 4);
+  config.http.address = "127.0.0.1";
+  config.http.port = 0;
+  config.http.read_timeout = options.read_timeout;
+  config.monitor.address = "127.0.0.1";
+  config.monitor.port = 0;
+  config.dual_write = options.dual_write;
+  if (!options.auth_disabled) {
+    api::AuthnSettings authn;
+    authn.url = shared_authz().url();
+    config.authn = authn;
+  }
+  api_ = std::make_unique<api::TaskApi>(ioc_, config);
+  api_->start();
+  thread_ = std::thread([this] { ioc_.run(); });
+}
+
+ApiFixture::~ApiFixture() {
+  api_->stop_accepting();
+  ioc_.stop();
+  thread_.join();
+}
+
+HttpResult ApiFixture::call(const std::string& method, const std::string& target, const std::string& body,
+                            std::map<std::string, std::string> headers, const std::string& token) {
+  if (!token.empty() && !headers.contains("Authorization")) headers["Authorization"] = "Bearer " + token;
+  if (!body.empty() && !headers.contains("Content-Type")) headers["Content-Type"] = "application/json";
+  return http_call(api_->port(), method, target, body, headers);
+}
+
+std::string ApiFixture::agent(const std::string& name) {
+  auto r = post("/agents", {{"name", name}});
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  return r.json()["id"].get<std::string>();
+}
+
+long long ApiFixture::scalar(const std::string& sql) {
+  auto conn = pg_connect(settings_for(url_));
+  pqxx::nontransaction tx(*conn);
+  return tx.exec1(sql)[0].as<long long>();
+}
+
+void ApiFixture::expect_healthy() {
+  CHECK(http_call(api_->monitor_port(), "GET", "/healthz").status == 200);
+  CHECK(call("GET", "/agents").status == 200);
+}
+
+}  // namespace fgac::testing

@@ -1,0 +1,51 @@
+// The task API running in this process against the harness's PostgreSQL and
+// (unless auth is disabled) the real reference authz server.
+#pragma once
+
+#include <memory>
+#include <thread>
+
+#include "common/asio.hpp"
+#include "service/task_api.hpp"
+#include "tests/support/pg_fixture.hpp"
+#include "tests/support/services.hpp"
+
+namespace fgac::testing {
+
+// One authz server for the whole binary (it is stateless between tests but for its graph).
+AuthzServer& shared_authz();
+
+struct ApiOptions {
+  bool dual_write = true;
+  bool auth_disabled = false;
+  std::optional<std::string> database_url;  // default: a fresh migrated database
+  std::chrono::milliseconds read_timeout{2000};
+};
+
+class ApiFixture {
+ public:
+  explicit ApiFixture(ApiOptions options = {});
+  ~ApiFixture();
+
+  HttpResult call(const std::string& method, const std::string& target, const std::string& body = "",
+                  std::map<std::string, std::string> headers = {}, const std::string& token = "dev-user-token");
+  HttpResult post(const std::string& target, const nlohmann::json& body, const std::string& token = "dev-user-token") {
+    return call("POST", target, body.dump(), {}, token);
+  }
+  // Creates an agent and returns its id.
+  std::string agent(const std::string& name);
+  long long scalar(const std::string& sql);
+  [[nodiscard]] unsigned short port() const { return api_->port(); }
+  [[nodiscard]] unsigned short monitor_port() const { return api_->monitor_port(); }
+  [[nodiscard]] const std::string& database_url() const { return url_; }
+  // The service answers its health check and a real request.
+  void expect_healthy();
+
+ private:
+  std::string url_;
+  boost::asio::io_context ioc_;
+  std::unique_ptr<api::TaskApi> api_;
+  std::thread thread_;
+};
+
+}  // namespace fgac::testing

@@ -1,0 +1,191 @@
+// Bad input gets a clear error, loses nothing, and leaves the service healthy.
+#include <doctest/doctest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include "tests/api/api_fixture.hpp"
+
+using namespace fgac::testing;
+using nlohmann::json;
+
+namespace {
+
+struct Case {
+  const char* name;
+  std::string method;
+  std::string target;
+  std::string body;
+  std::map<std::string, std::string> headers;
+  std::string token;
+  unsigned expected;
+};
+
+// Sends raw bytes and returns whatever comes back before the server closes.
+std::string raw_exchange(unsigned short port, const std::string& bytes, std::chrono::milliseconds wait) {
+  boost::asio::io_context ioc;
+  boost::beast::tcp_stream stream(ioc);
+  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+  boost::asio::write(stream.socket(), boost::asio::buffer(bytes));
+  stream.expires_after(wait);
+  std::string out;
+  boost::beast::error_code ec;
+  char buf[4096];
+  for (;;) {
+    auto n = stream.read_some(boost::asio::buffer(buf), ec);
+    out.append(buf, n);
+    if (ec) break;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("bad input: each case gets its status and a JSON error, and the service stays healthy") {
+  ApiFixture api;
+  const auto agent_id = api.agent("agent-bad");
+  REQUIRE(api.post("/tasks", {{"agent_id", agent_id}, {"name", "taken"}}).status == 201);
+  const std::string valid = json{{"agent_id", agent_id}}.dump();
+  const std::vector<Case> cases{
+      {"malformed JSON", "POST", "/tasks", "{\"agent_id\": ", {}, "dev-user-token", 400},
+      {"empty body", "POST", "/tasks", "", {{"Content-Type", "application/json"}}, "dev-user-token", 400},
+      {"body not an object", "POST", "/tasks", "[1]", {}, "dev-user-token", 422},
+      {"wrong JSON type",
+       "POST",
+       "/tasks",
+       json{{"agent_id", agent_id}, {"name", 12}}.dump(),
+       {},
+       "dev-user-token",
+       422},
+      {"params not an object",
+       "POST",
+       "/tasks",
+       json{{"agent_id", agent_id}, {"params", "x"}}.dump(),
+       {},
+       "dev-user-token",
+       422},
+      {"unknown field",
+       "POST",
+       "/tasks",
+       json{{"agent_id", agent_id}, {"owner", "me"}}.dump(),
+       {},
+       "dev-user-token",
+       422},
+      {"2 MiB body",
+       "POST",
+       "/tasks",
+       json{{"agent_id", agent_id}, {"params", {{"blob", std::string(2 << 20, 'x')}}}}.dump(),
+       {},
+       "dev-user-token",
+       413},
+      {"invalid UUID in path", "GET", "/tasks/not-a-uuid", "", {}, "dev-user-token", 422},
+      {"invalid UUID in delete path", "DELETE", "/tasks/1234", "", {}, "dev-user-token", 422},
+      {"unknown task id", "GET", "/tasks/123e4567-e89b-12d3-a456-426614174000", "", {}, "dev-user-token", 404},
+      {"unknown task name", "DELETE", "/tasks/name/nope", "", {}, "dev-user-token", 404},
+      {"unknown agent in body", "POST", "/tasks", json{{"agent_name", "ghost"}}.dump(), {}, "dev-user-token", 422},
+      {"unknown agent id in body",
+       "POST",
+       "/tasks",
+       json{{"agent_id", "123e4567-e89b-12d3-a456-426614174000"}}.dump(),
+       {},
+       "dev-user-token",
+       422},
+      {"unknown agent in RPC path",
+       "POST",
+       "/agents/name/ghost/rpc",
+       json{{"jsonrpc", "2.0"}, {"method", "task/create"}}.dump(),
+       {},
+       "dev-user-token",
+       404},
+      {"unknown RPC method",
+       "POST",
+       "/agents/name/agent-bad/rpc",
+       json{{"jsonrpc", "2.0"}, {"method", "task/explode"}}.dump(),
+       {},
+       "dev-user-token",
+       422},
+      {"duplicate task name",
+       "POST",
+       "/tasks",
+       json{{"agent_id", agent_id}, {"name", "taken"}}.dump(),
+       {},
+       "dev-user-token",
+       409},
+      {"duplicate agent name", "POST", "/agents", json{{"name", "agent-bad"}}.dump(), {}, "dev-user-token", 409},
+      {"missing bearer token", "POST", "/tasks", valid, {}, "", 401},
+      {"unknown bearer token", "POST", "/tasks", valid, {}, "forged-token", 401},
+      {"forged principal header without a token",
+       "POST",
+       "/tasks",
+       valid,
+       {{"X-Principal", R"({"principal_type":"user","user_id":"mallory"})"}, {"X-User-Id", "mallory"}},
+       "",
+       401},
+      {"non-JSON content type", "POST", "/tasks", valid, {{"Content-Type", "text/plain"}}, "dev-user-token", 415},
+      {"form content type",
+       "POST",
+       "/agents",
+       "name=x",
+       {{"Content-Type", "application/x-www-form-urlencoded"}},
+       "dev-user-token",
+       415},
+      {"oversized header", "GET", "/tasks", "", {{"X-Big", std::string(20000, 'h')}}, "dev-user-token", 431},
+      {"bad limit", "GET", "/tasks?limit=-1", "", {}, "dev-user-token", 422},
+      {"bad escape in query", "GET", "/tasks?status=%G1", "", {}, "dev-user-token", 400},
+      {"unknown route", "GET", "/nothing-here", "", {}, "dev-user-token", 404},
+      {"wrong method", "PUT", "/tasks", "", {}, "dev-user-token", 405},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    auto r = api.call(c.method, c.target, c.body, c.headers, c.token);
+    CHECK(r.status == c.expected);
+    auto body = json::parse(r.body, nullptr, false);
+    REQUIRE_MESSAGE(body.is_object(), r.body);
+    CHECK(body["code"] == c.expected);
+    CHECK(body["message"].is_string());
+    CHECK(body.contains("data"));
+    // Never leak SQL or internals.
+    CHECK(r.body.find("SQL") == std::string::npos);
+    CHECK(r.body.find("duplicate key") == std::string::npos);
+    CHECK(r.body.find("pqxx") == std::string::npos);
+    api.expect_healthy();
+  }
+  // Nothing was lost or half-written along the way.
+  CHECK(api.scalar("SELECT count(*) FROM tasks") == 1);
+  CHECK(api.scalar("SELECT count(*) FROM authz_outbox") == 1);
+}
+
+TEST_CASE("bad input: a forged principal header never overrides the authenticated principal") {
+  ApiFixture api;
+  api.agent("agent-forge");
+  auto r = api.call("POST", "/tasks", json{{"agent_name", "agent-forge"}}.dump(),
+                    {{"X-Principal", R"({"principal_type":"service_account","service_account_id":"evil"})"},
+                     {"X-Service-Account-Id", "evil"},
+                     {"X-User-Id", "mallory"}},
+                    "dev-user-token");
+  REQUIRE(r.status == 201);
+  CHECK(r.json()["creator_user_id"] == "user-alice");
+  CHECK(r.json()["creator_service_account_id"].is_null());
+}
+
+TEST_CASE("bad input: a request that never finishes sending is cut off at the read timeout") {
+  ApiFixture api({.read_timeout = std::chrono::milliseconds(500)});
+  const auto started = std::chrono::steady_clock::now();
+  auto reply = raw_exchange(api.port(),
+                            "POST /agents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            "Authorization: Bearer dev-user-token\r\nContent-Length: 100\r\n\r\n{\"name\":",
+                            std::chrono::seconds(5));
+  const auto took = std::chrono::steady_clock::now() - started;
+  CHECK(took < std::chrono::seconds(3));
+  CHECK((reply.empty() || reply.find("408") != std::string::npos));
+  CHECK(api.scalar("SELECT count(*) FROM agents") == 0);
+  api.expect_healthy();
+}
+
+TEST_CASE("bad input: garbage that is not HTTP gets a 400 and the connection closes") {
+  ApiFixture api;
+  auto reply = raw_exchange(api.port(), "HELLO THERE\r\n\r\n", std::chrono::seconds(3));
+  CHECK(reply.find("400") != std::string::npos);
+  api.expect_healthy();
+}
