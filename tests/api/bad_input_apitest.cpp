@@ -13,7 +13,7 @@ using nlohmann::json;
 namespace {
 
 struct Case {
-  const char* name;
+  std::string name;
   std::string method;
   std::string target;
   std::string body;

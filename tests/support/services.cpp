@@ -35,10 +35,15 @@ HttpResult http_call(unsigned short port, const std::string& method, const std::
   for (const auto& [k, v] : headers) req.set(k, v);
   req.body() = body;
   req.prepare_payload();
-  http::write(stream, req);
+  // A server may answer (413, say) and close before the whole request is
+  // written: then the write fails but the answer is still there to read.
+  beast::error_code write_error;
+  http::write(stream, req, write_error);
   beast::flat_buffer buffer;
   http::response<http::string_body> res;
-  http::read(stream, buffer, res);
+  beast::error_code read_error;
+  http::read(stream, buffer, res, read_error);
+  if (read_error) throw boost::system::system_error(write_error ? write_error : read_error);
   HttpResult out;
   out.status = res.result_int();
   out.body = res.body();
