@@ -1,0 +1,45 @@
+#include "outbox_worker/authz_client.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace fgac::worker {
+
+std::string authz_request_body(const ClaimedRow& row) {
+  auto principal = nlohmann::json::parse(row.principal, nullptr, false);
+  if (principal.is_discarded() || !principal.is_object()) principal = nlohmann::json::object();
+  nlohmann::json body{{"principal", std::move(principal)},
+                      {"resource", {{"type", row.resource_type}, {"selector", row.resource_id}}}};
+  if (row.op == Op::register_ && row.parent_type && row.parent_id) {
+    body["parent"] = {{"type", *row.parent_type}, {"selector", *row.parent_id}};
+  }
+  return body.dump();
+}
+
+AuthzClient::AuthzClient(boost::asio::any_io_executor executor, HttpClientSettings settings,
+                         std::optional<std::string> service_token)
+    : client_(std::move(executor), std::move(settings)) {
+  if (service_token) headers_.emplace_back("Authorization", "Bearer " + *service_token);
+}
+
+boost::asio::awaitable<CallResult> AuthzClient::deliver(const ClaimedRow& row, std::chrono::milliseconds timeout) {
+  const std::string path = row.op == Op::register_ ? "/v1/authz/register" : "/v1/authz/deregister";
+  CallResult result;
+  try {
+    auto res = co_await client_.post_json(path, authz_request_body(row), headers_, timeout);
+    result.status = res.status;
+    if (res.status == 200) {
+      auto body = nlohmann::json::parse(res.body, nullptr, false);
+      if (body.is_object()) {
+        auto it = body.find("zedtoken");
+        if (it != body.end() && it->is_string()) result.zedtoken = it->get<std::string>();
+      }
+    } else {
+      result.error = "HTTP " + std::to_string(res.status) + ": " + res.body.substr(0, 200);
+    }
+  } catch (const std::exception& e) {
+    result.error = e.what();
+  }
+  co_return result;
+}
+
+}  // namespace fgac::worker

@@ -1,0 +1,37 @@
+// LISTEN authz_outbox on a dedicated connection and thread (libpqxx's
+// notification_receiver, which re-listens after a reconnect). Each
+// notification, and each (re)connect, calls `wake` — which must be cheap and
+// thread-safe (the worker posts it to its I/O loop).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <thread>
+
+#include "common/pg_pool.hpp"
+
+namespace fgac::worker {
+
+inline constexpr const char* kOutboxChannel = "authz_outbox";
+
+class NotificationListener {
+ public:
+  NotificationListener(PgSettings settings, std::function<void()> wake);
+  ~NotificationListener();
+  NotificationListener(const NotificationListener&) = delete;
+  NotificationListener& operator=(const NotificationListener&) = delete;
+
+  void start();
+  void stop();
+  [[nodiscard]] bool connected() const { return connected_.load(); }
+
+ private:
+  void run();
+  PgSettings settings_;
+  std::function<void()> wake_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> connected_{false};
+  std::thread thread_;
+};
+
+}  // namespace fgac::worker

@@ -1,0 +1,66 @@
+#include "outbox_worker/worker_config.hpp"
+
+#include <unistd.h>
+
+#include "common/http_client.hpp"
+
+namespace fgac::worker {
+
+namespace {
+std::string default_worker_id() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + "-" + std::to_string(getpid());
+}
+}  // namespace
+
+WorkerConfig load_worker_config(const EnvSource& env) {
+  using std::chrono::milliseconds;
+  EnvReader r(env);
+  WorkerConfig c;
+  c.database.url = r.required_str("DATABASE_URL");
+  c.database.application_name = "outbox-worker";
+  c.authz_url = r.required_str("AGENTEX_AUTH_URL");
+  if (!c.authz_url.empty()) {
+    try {
+      (void)parse_upstream_url(c.authz_url);
+    } catch (const std::exception& e) {
+      r.fail(std::string("AGENTEX_AUTH_URL: ") + e.what());
+    }
+  }
+  c.service_token = r.optional_str("AUTHZ_SERVICE_TOKEN");
+  c.worker_id = r.str("WORKER_ID", default_worker_id());
+  c.batch_size = r.integer("WORKER_BATCH_SIZE", 100, 1, 10000);
+  c.concurrency = r.integer("WORKER_CONCURRENCY", 32, 1, 4096);
+  c.lease = r.millis("WORKER_LEASE_MS", milliseconds(30000), milliseconds(1000), milliseconds(3600000));
+  c.poll_interval = r.millis("WORKER_POLL_INTERVAL_MS", milliseconds(1000), milliseconds(10), milliseconds(600000));
+  c.poll_only = r.boolean("WORKER_POLL_ONLY", false);
+  c.retry.base = r.millis("WORKER_BACKOFF_BASE_MS", kBackoffBase, milliseconds(1), milliseconds(600000));
+  c.retry.cap = r.millis("WORKER_BACKOFF_CAP_MS", kBackoffCap, milliseconds(1), milliseconds(86400000));
+  c.connect_timeout = r.millis("AUTHZ_CONNECT_TIMEOUT_MS", milliseconds(2000), milliseconds(10), milliseconds(600000));
+  c.request_timeout = r.millis("AUTHZ_REQUEST_TIMEOUT_MS", milliseconds(10000), milliseconds(10), milliseconds(600000));
+  c.shutdown_grace = r.millis("WORKER_SHUTDOWN_GRACE_MS", milliseconds(20000), milliseconds(0), milliseconds(3600000));
+  c.gauge_refresh = r.millis("WORKER_GAUGE_REFRESH_MS", milliseconds(5000), milliseconds(100), milliseconds(600000));
+  c.database.pool_size = 4;
+  c.monitor.name = "monitor";
+  c.monitor.address = r.str("MONITOR_ADDR", "0.0.0.0");
+  c.monitor.port = r.port("WORKER_MONITOR_PORT", 8082);
+  c.monitor.max_connections = 64;
+  if (c.retry.base > c.retry.cap) r.fail("WORKER_BACKOFF_BASE_MS must not exceed WORKER_BACKOFF_CAP_MS");
+  // A call that could outlive its lease might complete after another worker re-claimed the row.
+  if (c.request_timeout + kLeaseSafetyMargin > c.lease) {
+    r.fail("AUTHZ_REQUEST_TIMEOUT_MS (" + std::to_string(c.request_timeout.count()) + ") plus the " +
+           std::to_string(kLeaseSafetyMargin.count()) + " ms safety margin must stay below WORKER_LEASE_MS (" +
+           std::to_string(c.lease.count()) + ")");
+  }
+  try {
+    c.log_level = log::parse_level(r.str("LOG_LEVEL", "info"));
+  } catch (const std::exception& e) {
+    r.fail(std::string("LOG_LEVEL: ") + e.what());
+  }
+  r.reject_unknown(owned_env_prefixes());
+  r.finish();
+  return c;
+}
+
+}  // namespace fgac::worker

@@ -1,0 +1,76 @@
+#include "outbox_worker/worker_metrics.hpp"
+
+#include "common/monitor.hpp"
+
+namespace fgac::worker {
+
+WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
+    : retries_(prometheus::BuildCounter()
+                   .Name("task_fgac_dual_write_retries_total")
+                   .Help("Authz calls that failed and will be retried, by op and exception class")
+                   .Register(registry)),
+      failures_(prometheus::BuildCounter()
+                    .Name("task_fgac_dual_write_failures_total")
+                    .Help("Outbox rows dead-lettered, by op and exception class")
+                    .Register(registry)) {
+  auto& attempts = prometheus::BuildCounter()
+                       .Name("task_fgac_dual_write_attempts_total")
+                       .Help("Authz calls attempted, by op")
+                       .Register(registry);
+  auto& successes = prometheus::BuildCounter()
+                        .Name("task_fgac_dual_write_success_total")
+                        .Help("Changes delivered to the authz service, by op")
+                        .Register(registry);
+  auto& durations = prometheus::BuildHistogram()
+                        .Name("task_fgac_dual_write_request_duration_seconds")
+                        .Help("Authz call latency, by op")
+                        .Register(registry);
+  auto& lags = prometheus::BuildHistogram()
+                   .Name("task_fgac_dual_write_lag_seconds")
+                   .Help("Time from the change's commit to its delivery, by op")
+                   .Register(registry);
+  for (Op op : {Op::register_, Op::deregister}) {
+    const std::string name(op_name(op));
+    per_op_.at(index(op)) = {&attempts.Add({{"op", name}}), &successes.Add({{"op", name}}),
+                             &durations.Add({{"op", name}}, prometheus::Histogram::BucketBoundaries(latency_buckets())),
+                             &lags.Add({{"op", name}}, prometheus::Histogram::BucketBoundaries(latency_buckets()))};
+  }
+  pending_ = &prometheus::BuildGauge()
+                  .Name("authz_outbox_pending")
+                  .Help("Outbox rows waiting for delivery")
+                  .Register(registry)
+                  .Add({});
+  dead_ =
+      &prometheus::BuildGauge().Name("authz_outbox_dead").Help("Dead-lettered outbox rows").Register(registry).Add({});
+  oldest_ = &prometheus::BuildGauge()
+                 .Name("authz_outbox_oldest_pending_age_seconds")
+                 .Help("Age of the oldest pending outbox row")
+                 .Register(registry)
+                 .Add({});
+}
+
+void WorkerMetrics::success(Op op, double lag_seconds) {
+  auto& p = per_op_.at(index(op));
+  p.successes->Increment();
+  p.lag->Observe(std::max(0.0, lag_seconds));
+}
+
+prometheus::Counter& WorkerMetrics::by_class(prometheus::Family<prometheus::Counter>& family, Op op,
+                                             std::string_view cls) {
+  // Only the I/O thread touches this map.
+  auto key = std::make_tuple(static_cast<const void*>(&family), op, std::string(cls));
+  auto it = class_series_.find(key);
+  if (it == class_series_.end()) {
+    auto& c = family.Add({{"op", std::string(op_name(op))}, {"exception_class", std::string(cls)}});
+    it = class_series_.emplace(std::move(key), &c).first;
+  }
+  return *it->second;
+}
+
+void WorkerMetrics::gauges(const OutboxGauges& g) {
+  pending_->Set(static_cast<double>(g.pending));
+  dead_->Set(static_cast<double>(g.dead));
+  oldest_->Set(g.oldest_pending_age_seconds);
+}
+
+}  // namespace fgac::worker
