@@ -40,6 +40,17 @@ std::vector<std::string> Args::positionals() {
   return out;
 }
 
+std::string Args::positionals_prefix() {
+  for (auto it = args_.begin(); it != args_.end(); ++it) {
+    if (!it->starts_with("--")) {
+      std::string first = *it;
+      args_.erase(it);
+      return first;
+    }
+  }
+  return {};
+}
+
 void Args::expect_no_more() {
   if (!args_.empty()) throw UsageError("unexpected argument " + args_.front());
 }

@@ -26,6 +26,8 @@ class Args {
   bool flag(const std::string& name);
   std::optional<std::string> option(const std::string& name);
   std::vector<std::string> positionals();  // call after consuming flags and options
+  // Removes and returns the first positional argument (a subcommand), or "".
+  std::string positionals_prefix();
   void expect_no_more();
 
  private:

@@ -17,13 +17,13 @@ std::set<std::string> relations_of(Stack& stack, const std::string& task_id) {
   return out;
 }
 
-void expect_registered(Stack& stack, const std::string& task_id, const std::string& agent_id,
-                       const std::string& owner) {
+void expect_registered(Stack& stack, const std::string& task_id, const std::string& agent_id, const std::string& owner,
+                       bool with_tenant) {
   CAPTURE(task_id);
   auto rels = relations_of(stack, task_id);
   CHECK(rels.contains("owner " + owner));
   CHECK(rels.contains("parent_agent agent:" + agent_id));
-  CHECK(rels.contains("tenant account:acct-dev"));
+  CHECK(rels.contains("tenant account:acct-dev") == with_tenant);
   const auto principal = owner == "user:user-alice" ? alice() : sa_ci();
   CHECK(stack.authz().check(principal, task_id, "read"));
   CHECK_FALSE(stack.authz().check(bob(), task_id, "read"));

@@ -17,8 +17,10 @@ namespace fgac::testing {
 std::set<std::string> relations_of(Stack& stack, const std::string& task_id);
 
 // Registered with the right owner and parent: the creator may read it, bob may not.
+// Without `with_tenant`: backfill and reconcile rebuild the principal from the
+// creator columns, which do not record the account, so no tenant tuple.
 void expect_registered(Stack& stack, const std::string& task_id, const std::string& agent_id,
-                       const std::string& owner = "user:user-alice");
+                       const std::string& owner = "user:user-alice", bool with_tenant = true);
 // Deregistered: no relationship left, nobody may read it.
 void expect_deregistered(Stack& stack, const std::string& task_id);
 

@@ -22,7 +22,7 @@ TEST_CASE("e2e h: backfill registers the tasks created while the flag was off") 
   CHECK_MESSAGE(run.exit_code == 0, run.output);
   CHECK(run.output.find("25") != std::string::npos);
   REQUIRE(stack.drained());
-  for (const auto& id : ids) expect_registered(stack, id, agent_id);
+  for (const auto& id : ids) expect_registered(stack, id, agent_id, "user:user-alice", false);
   // A second backfill finds nothing left to do.
   CHECK(stack.taskctl({"backfill"}).exit_code == 0);
   CHECK(stack.scalar("SELECT count(*) FROM authz_outbox") == 0);
@@ -47,6 +47,6 @@ TEST_CASE("e2e h: reconcile finds and repairs a registration deleted behind the 
   auto run = stack.taskctl({"reconcile"});
   CHECK_MESSAGE(run.exit_code == 0, run.output);
   REQUIRE(stack.drained());
-  expect_registered(stack, broken, agent_id);
+  expect_registered(stack, broken, agent_id, "user:user-alice", false);
   expect_registered(stack, kept, agent_id);
 }

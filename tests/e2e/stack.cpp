@@ -35,7 +35,8 @@ void Stack::start_api(bool dual_write) {
   try {
     wait_for_http(api_monitor_port_, "/readyz", std::chrono::seconds(20));
   } catch (const std::exception& e) {
-    FAIL(std::string(e.what()) + "\n" + api_->log());
+    const std::string message = std::string(e.what()) + "\n" + api_->log();
+    FAIL(message);
   }
 }
 
@@ -56,7 +57,8 @@ void Stack::start_worker(std::size_t index) {
   try {
     wait_for_http(worker_ports_.at(index), "/readyz", std::chrono::seconds(20));
   } catch (const std::exception& e) {
-    FAIL(std::string(e.what()) + "\n" + workers_.at(index)->log());
+    const std::string message = std::string(e.what()) + "\n" + workers_.at(index)->log();
+    FAIL(message);
   }
 }
 

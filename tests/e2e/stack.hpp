@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tests/support/pg_fixture.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/services.hpp"
 
 namespace fgac::testing {
