@@ -36,7 +36,8 @@ enqueued AS (
     FROM candidates c
   ON CONFLICT DO NOTHING
   RETURNING 1)
-SELECT (SELECT count(*) FROM enqueued), (SELECT count(*) FROM candidates), (SELECT max(id)::text FROM candidates))sql";
+SELECT (SELECT count(*) FROM enqueued), (SELECT count(*) FROM candidates),
+       (SELECT id::text FROM candidates ORDER BY id DESC LIMIT 1))sql";
 
 constexpr const char* kFirstId = "00000000-0000-0000-0000-000000000000";
 
