@@ -71,6 +71,10 @@ function readJson(req) {
       }
     });
     req.on("error", reject);
+    // A client that gives up mid-request must not leave this promise pending.
+    req.on("close", () => {
+      if (!req.complete) reject(new HttpError(499, "client closed the request"));
+    });
   });
 }
 
