@@ -12,6 +12,7 @@ readonly APT_PACKAGES=(
   libboost-dev libpqxx-dev nlohmann-json3-dev prometheus-cpp-dev doctest-dev libssl-dev
   postgresql-15 postgresql-client-15
   clang clang-format clang-tidy libclang-rt-14-dev
+  python3 python3-yaml
   prometheus
   nodejs npm
   curl procps
