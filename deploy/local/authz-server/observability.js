@@ -1,23 +1,45 @@
 // Fault injection, per-op stats and a bounded call log for tests and demos.
-const kMaxCalls = 1_000_000;
-const kAllOps = ["register", "deregister", "check", "authn"];
+import { HttpError } from "./http_io.js";
+
+export const kAllOps = ["register", "deregister", "check", "authn"];
+export const kDefaultCallLogSize = 1_000_000;
+const kMaxLatencyMs = 120_000;
+// Only these ops carry a resource whose delivery order tests need to prove.
+const kLoggedOps = new Set(["register", "deregister"]);
+
+function invalid(message) {
+  return new HttpError(422, message);
+}
 
 export class Faults {
   constructor() {
     this.current = null;
   }
 
+  // `status` 0 drops the connection; 200 with `latency_ms` only delays.
   set(body) {
     const status = body.status ?? 503;
-    if (!Number.isInteger(status) || status < 0 || status > 599) throw new Error("status must be 0 or an HTTP status");
+    if (!Number.isInteger(status) || (status !== 0 && (status < 200 || status > 599))) {
+      throw invalid("status must be 0 (drop the connection) or an HTTP status 200..599");
+    }
     const rate = body.rate ?? 1.0;
-    const ops = Array.isArray(body.ops) && body.ops.length > 0 ? body.ops : kAllOps;
+    if (typeof rate !== "number" || !(rate >= 0 && rate <= 1)) throw invalid("rate must be a number in [0, 1]");
+    const latency = body.latency_ms ?? 0;
+    if (typeof latency !== "number" || !(latency >= 0 && latency <= kMaxLatencyMs)) {
+      throw invalid(`latency_ms must be a number in [0, ${kMaxLatencyMs}]`);
+    }
+    const ops = body.ops ?? kAllOps;
+    if (!Array.isArray(ops) || ops.length === 0 || !ops.every((op) => kAllOps.includes(op))) {
+      throw invalid(`ops must be a non-empty subset of ${kAllOps.join(", ")}`);
+    }
+    const forS = body.for_s ?? null;
+    if (forS !== null && (typeof forS !== "number" || !(forS > 0))) throw invalid("for_s must be a positive number");
     this.current = {
       status,
-      rate: Math.max(0, Math.min(1, Number(rate))),
-      latency_ms: Math.max(0, Number(body.latency_ms ?? 0)),
+      rate,
+      latency_ms: latency,
       ops: new Set(ops),
-      until: body.for_s ? Date.now() + Number(body.for_s) * 1000 : null,
+      until: forS === null ? null : Date.now() + forS * 1000,
     };
   }
 
@@ -44,6 +66,7 @@ export class Faults {
   }
 }
 
+// Calls per op and outcome: {"register": {"200": n, "503": m}, ...}; 0 is a dropped connection.
 export class Stats {
   constructor() {
     this.clear();
@@ -60,21 +83,49 @@ export class Stats {
   }
 }
 
+// Ordered log of register/deregister calls in a fixed-size ring: recording is
+// O(1) and memory stays bounded however long the server runs.
 export class CallLog {
-  constructor() {
+  constructor(capacity = kDefaultCallLogSize) {
+    this.capacity = capacity;
+    this.ops = new Array(capacity);
+    this.resourceIds = new Array(capacity);
+    this.statuses = new Int16Array(capacity);
+    this.timestamps = new Float64Array(capacity);
     this.clear();
   }
+
   clear() {
-    this.entries = [];
-    this.seq = 0;
+    this.seq = 0; // seq of the last entry; entry with seq s lives at (s - 1) % capacity
+    this.ops.fill(undefined);
+    this.resourceIds.fill(undefined);
   }
+
   record(op, resourceId, status) {
-    if (op === "authn" || op === "check") return;
+    if (!kLoggedOps.has(op)) return;
+    const slot = this.seq % this.capacity;
     this.seq += 1;
-    this.entries.push({ seq: this.seq, op, resource_id: resourceId, status, ts: Date.now() });
-    if (this.entries.length > kMaxCalls) this.entries.splice(0, this.entries.length - kMaxCalls);
+    this.ops[slot] = op;
+    this.resourceIds[slot] = resourceId;
+    this.statuses[slot] = status;
+    this.timestamps[slot] = Date.now();
   }
-  list(resourceId) {
-    return resourceId ? this.entries.filter((e) => e.resource_id === resourceId) : this.entries;
+
+  // Oldest first; with a resource id only that resource's calls; at most `limit` (the newest).
+  list(resourceId = null, limit = Infinity) {
+    const first = Math.max(1, this.seq - this.capacity + 1);
+    const out = [];
+    for (let s = this.seq; s >= first && out.length < limit; s--) {
+      const slot = (s - 1) % this.capacity;
+      if (resourceId !== null && this.resourceIds[slot] !== resourceId) continue;
+      out.push({
+        seq: s,
+        op: this.ops[slot],
+        resource_id: this.resourceIds[slot] ?? null,
+        status: this.statuses[slot],
+        ts: this.timestamps[slot],
+      });
+    }
+    return out.reverse();
   }
 }
