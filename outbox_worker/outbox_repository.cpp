@@ -1,5 +1,7 @@
 #include "outbox_worker/outbox_repository.hpp"
 
+#include "common/uuid.hpp"
+
 namespace fgac::worker {
 namespace {
 
@@ -26,11 +28,21 @@ UPDATE authz_outbox o
 RETURNING o.resource_type, o.resource_id, o.parent_type, o.parent_id, o.principal::text, o.desired,
           o.generation, o.attempts, extract(epoch FROM o.enqueued_at)::float8)sql";
 
-constexpr const char* kSyncTask = "UPDATE tasks SET authz_zedtoken = $2, authz_synced_at = now() WHERE id = $1::uuid";
-
 constexpr const char* kDeleteDelivered = R"sql(
 DELETE FROM authz_outbox
  WHERE resource_type = $1 AND resource_id = $2 AND generation = $3 AND leased_by = $4)sql";
+
+// A register's completion in one statement, so in one round trip with no
+// BEGIN/COMMIT around it. The uncorrelated subquery is a one-time filter that
+// runs the task update to completion before the delete touches the outbox
+// row: the lock order stays tasks row, then outbox row. $5 is the task id
+// ($2 as a uuid), $6 the zedtoken.
+constexpr const char* kCompleteRegister = R"sql(
+WITH synced AS (
+  UPDATE tasks SET authz_zedtoken = $6, authz_synced_at = now() WHERE id = $5::uuid RETURNING 1)
+DELETE FROM authz_outbox
+ WHERE resource_type = $1 AND resource_id = $2 AND generation = $3 AND leased_by = $4
+   AND (SELECT count(*) FROM synced) >= 0)sql";
 
 // The desire changed while the call was in flight: free the row at once so
 // the newer desire is claimed now, not when the lease would have lapsed.
@@ -80,8 +92,8 @@ std::optional<std::string> opt_field(const pqxx::field& f) {
 
 void prepare_outbox_statements(pqxx::connection& conn) {
   conn.prepare("outbox_claim", kClaim);
-  conn.prepare("outbox_sync_task", kSyncTask);
   conn.prepare("outbox_delete_delivered", kDeleteDelivered);
+  conn.prepare("outbox_complete_register", kCompleteRegister);
   conn.prepare("outbox_release_superseded", kReleaseSuperseded);
   conn.prepare("outbox_schedule_retry", kScheduleRetry);
   conn.prepare("outbox_dead_letter", kDeadLetter);
@@ -91,9 +103,9 @@ void prepare_outbox_statements(pqxx::connection& conn) {
 
 std::vector<ClaimedRow> OutboxRepository::claim(pqxx::connection& conn, long long limit,
                                                 std::chrono::milliseconds lease) const {
-  pqxx::work tx(conn);
+  // One statement is its own transaction: autocommit saves the BEGIN and COMMIT round trips.
+  pqxx::nontransaction tx(conn);
   auto result = tx.exec_prepared("outbox_claim", limit, static_cast<long long>(lease.count()), worker_id_);
-  tx.commit();
   std::vector<ClaimedRow> rows;
   rows.reserve(result.size());
   for (const auto& r : result) {
@@ -112,22 +124,28 @@ std::vector<ClaimedRow> OutboxRepository::claim(pqxx::connection& conn, long lon
   return rows;
 }
 
-bool OutboxRepository::release_if_superseded(pqxx::work& tx, const ClaimedRow& row) const {
+bool OutboxRepository::release_if_superseded(pqxx::transaction_base& tx, const ClaimedRow& row) const {
   tx.exec_prepared("outbox_release_superseded", row.resource_type, row.resource_id, row.generation, worker_id_);
   return false;
 }
 
 bool OutboxRepository::complete(pqxx::connection& conn, const ClaimedRow& row,
                                 const std::optional<std::string>& zedtoken) const {
-  pqxx::work tx(conn);
-  if (row.op == Op::register_ && row.resource_type == "task") {
-    tx.exec_prepared("outbox_sync_task", row.resource_id, zedtoken ? zedtoken->c_str() : nullptr);
+  // One statement in autocommit: one round trip per delivery, where BEGIN,
+  // task update, delete and COMMIT took four and dominated the worker's CPU.
+  pqxx::nontransaction tx(conn);
+  pqxx::result deleted;
+  // A malformed id names no task; it must not make the completion fail forever.
+  if (row.op == Op::register_ && row.resource_type == "task" && is_uuid(row.resource_id)) {
+    deleted = tx.exec_prepared("outbox_complete_register", row.resource_type, row.resource_id, row.generation,
+                               worker_id_, row.resource_id, zedtoken ? zedtoken->c_str() : nullptr);
+  } else {
+    deleted =
+        tx.exec_prepared("outbox_delete_delivered", row.resource_type, row.resource_id, row.generation, worker_id_);
   }
-  auto deleted =
-      tx.exec_prepared("outbox_delete_delivered", row.resource_type, row.resource_id, row.generation, worker_id_);
-  const bool done = deleted.affected_rows() == 1 || release_if_superseded(tx, row);
-  tx.commit();
-  return done;
+  // The guarded release needs no transaction with the delete: it only frees a
+  // row whose generation moved on and that this worker still holds.
+  return deleted.affected_rows() == 1 || release_if_superseded(tx, row);
 }
 
 bool OutboxRepository::retry(pqxx::connection& conn, const ClaimedRow& row, std::chrono::milliseconds delay,

@@ -63,7 +63,7 @@ class OutboxRepository {
   [[nodiscard]] const std::string& worker_id() const { return worker_id_; }
 
  private:
-  bool release_if_superseded(pqxx::work& tx, const ClaimedRow& row) const;
+  bool release_if_superseded(pqxx::transaction_base& tx, const ClaimedRow& row) const;
   std::string worker_id_;
 };
 

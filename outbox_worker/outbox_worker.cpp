@@ -83,6 +83,7 @@ asio::awaitable<void> OutboxWorker::claim_loop() {
       bool failed = false;
       wake_pending_ = false;
       const auto claimed_at = Clock::now();
+      claiming_ = true;
       try {
         rows = co_await db<std::vector<ClaimedRow>>(
             [&](pqxx::connection& c) { return repository_.claim(c, want, config_.lease); });
@@ -90,6 +91,7 @@ asio::awaitable<void> OutboxWorker::claim_loop() {
         log::warn("claim failed", {{"error", e.what()}});
         failed = true;
       }
+      claiming_ = false;
       if (stopping_) {
         // Claimed during shutdown: hand the rows straight back.
         break;
@@ -128,6 +130,7 @@ asio::awaitable<void> OutboxWorker::deliver(ClaimedRow row, Clock::time_point le
   CallResult result = co_await authz_.deliver(row, timeout);
   metrics_.request_duration(op, std::chrono::duration<double>(Clock::now() - started).count());
 
+  bool applied = true;
   try {
     if (Clock::now() > lease_end - kLeaseSafetyMargin) {
       // Too close to the lease's end: never complete; the row is claimed again after it lapses.
@@ -137,9 +140,9 @@ asio::awaitable<void> OutboxWorker::deliver(ClaimedRow row, Clock::time_point le
       const Outcome outcome = classify(op, result.status);
       switch (outcome.action) {
         case Action::success: {
-          const bool done =
+          applied =
               co_await db<bool>([&](pqxx::connection& c) { return repository_.complete(c, row, result.zedtoken); });
-          if (done) metrics_.success(op, now_epoch_seconds() - row.enqueued_at);
+          if (applied) metrics_.success(op, now_epoch_seconds() - row.enqueued_at);
           break;
         }
         case Action::retry: {
@@ -152,7 +155,7 @@ asio::awaitable<void> OutboxWorker::deliver(ClaimedRow row, Clock::time_point le
                                                       {"attempt", row.attempts},
                                                       {"retry_in_ms", delay.count()},
                                                       {"error", result.error}});
-          co_await db<bool>([&](pqxx::connection& c) {
+          applied = co_await db<bool>([&](pqxx::connection& c) {
             return repository_.retry(c, row, delay, outcome.exception_class, result.status, result.error);
           });
           break;
@@ -163,7 +166,7 @@ asio::awaitable<void> OutboxWorker::deliver(ClaimedRow row, Clock::time_point le
                                                                       {"op", op_name(op)},
                                                                       {"exception_class", outcome.exception_class},
                                                                       {"error", result.error}});
-          co_await db<bool>([&](pqxx::connection& c) {
+          applied = co_await db<bool>([&](pqxx::connection& c) {
             return repository_.dead_letter(c, row, outcome.exception_class, result.status, result.error);
           });
           break;
@@ -176,7 +179,10 @@ asio::awaitable<void> OutboxWorker::deliver(ClaimedRow row, Clock::time_point le
   }
   const bool was_full = in_flight_ >= config_.concurrency;
   --in_flight_;
-  if (was_full) wake();
+  // Not applied: the desire changed meanwhile and the guard freed the row (or
+  // another worker holds it now). Claim again at once rather than on the next
+  // poll: the newer desire's NOTIFY came while the row was still leased.
+  if (was_full || !applied) wake();
 }
 
 asio::awaitable<void> OutboxWorker::gauge_loop() {
@@ -206,7 +212,8 @@ void OutboxWorker::shutdown(std::function<void()> done) {
 asio::awaitable<void> OutboxWorker::drain_and_stop(std::function<void()> done) {
   const auto deadline = Clock::now() + config_.shutdown_grace;
   asio::steady_timer timer(ioc_);
-  while (in_flight_ > 0 && Clock::now() < deadline) {
+  // A claim still running would commit leases after the release below: wait for it too.
+  while ((in_flight_ > 0 || claiming_) && Clock::now() < deadline) {
     timer.expires_after(std::chrono::milliseconds(20));
     co_await timer.async_wait(asio::use_awaitable);
   }

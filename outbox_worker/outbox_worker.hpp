@@ -57,6 +57,7 @@ class OutboxWorker {
   boost::asio::steady_timer gauge_timer_;
   bool wake_pending_ = false;
   bool stopping_ = false;
+  bool claiming_ = false;
   long long in_flight_ = 0;
   std::mt19937_64 rng_;
 };

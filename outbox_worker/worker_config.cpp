@@ -48,7 +48,7 @@ WorkerConfig load_worker_config(const EnvSource& env) {
   c.monitor.max_connections = 64;
   if (c.retry.base > c.retry.cap) r.fail("WORKER_BACKOFF_BASE_MS must not exceed WORKER_BACKOFF_CAP_MS");
   // A call that could outlive its lease might complete after another worker re-claimed the row.
-  if (c.request_timeout + kLeaseSafetyMargin > c.lease) {
+  if (c.request_timeout + kLeaseSafetyMargin >= c.lease) {
     r.fail("AUTHZ_REQUEST_TIMEOUT_MS (" + std::to_string(c.request_timeout.count()) + ") plus the " +
            std::to_string(kLeaseSafetyMargin.count()) + " ms safety margin must stay below WORKER_LEASE_MS (" +
            std::to_string(c.lease.count()) + ")");

@@ -13,9 +13,10 @@ ApiConfig load_api_config(const EnvSource& env) {
   c.http.name = "api";
   c.http.address = r.str("API_ADDR", "0.0.0.0");
   c.http.port = r.port("API_PORT", 8080);
-  c.http.max_body_bytes =
-      static_cast<std::uint64_t>(r.integer("API_MAX_BODY_BYTES", 1024 * 1024, 1024, 64LL * 1024 * 1024));
-  c.http.max_header_bytes = static_cast<std::uint32_t>(r.integer("API_MAX_HEADER_BYTES", 16 * 1024, 1024, 1024 * 1024));
+  c.http.max_body_bytes = static_cast<std::uint64_t>(
+      r.integer("API_MAX_BODY_BYTES", std::int64_t{1024} * 1024, 1024, std::int64_t{64} * 1024 * 1024));
+  c.http.max_header_bytes = static_cast<std::uint32_t>(
+      r.integer("API_MAX_HEADER_BYTES", std::int64_t{16} * 1024, 1024, std::int64_t{1024} * 1024));
   c.http.max_connections = static_cast<std::size_t>(r.integer("API_MAX_CONNECTIONS", 1024, 1, 100000));
   c.http.read_timeout = r.millis("API_READ_TIMEOUT_MS", milliseconds(10000), milliseconds(100), milliseconds(600000));
   c.http.idle_timeout = r.millis("API_IDLE_TIMEOUT_MS", milliseconds(60000), milliseconds(100), milliseconds(3600000));

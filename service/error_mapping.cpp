@@ -33,7 +33,7 @@ http::status status_of(ErrorKind kind) {
 
 }  // namespace
 
-HttpResponse error_response(std::exception_ptr error) {
+HttpResponse error_response(const std::exception_ptr& error) {
   try {
     std::rethrow_exception(error);
   } catch (const ApiError& e) {

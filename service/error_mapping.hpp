@@ -8,6 +8,6 @@
 
 namespace fgac::api {
 
-HttpResponse error_response(std::exception_ptr error);
+HttpResponse error_response(const std::exception_ptr& error);
 
 }  // namespace fgac::api

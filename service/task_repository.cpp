@@ -188,11 +188,11 @@ std::optional<std::string> TaskRepository::create_task(pqxx::connection& conn, c
   const auto& req = task.request;
   const char* statement = req.agent.id ? "create_task_by_agent_id" : "create_task_by_agent_name";
   const std::string& agent = req.agent.id ? *req.agent.id : *req.agent.name;
-  pqxx::work tx(conn);
+  // One statement is its own transaction: autocommit saves the BEGIN and COMMIT round trips.
+  pqxx::nontransaction tx(conn);
   auto r = tx.exec_prepared(statement, agent, task.id, opt(req.name), opt(req.params), opt(req.task_metadata),
                             opt(task.creator.user_id), opt(task.creator.service_account_id), task.outbox_principal,
                             dual_write_);
-  tx.commit();
   if (r.empty()) return std::nullopt;
   return r[0][0].as<std::string>();
 }

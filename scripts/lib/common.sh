@@ -58,6 +58,7 @@ ensure_npm() {
 ensure_node_packages() {
   ensure_npm "$REPO_DIR/deploy/local/authz-server"
   ensure_npm "$REPO_DIR/tools"
+  ensure_npm "$REPO_DIR/deploy/tests/k8s-validate"
 }
 
 # build DIR [cmake args...]: configure once, then build with $JOBS jobs.

@@ -9,7 +9,7 @@ AuthzServer& shared_authz() {
   return server;
 }
 
-ApiFixture::ApiFixture(ApiOptions options) : url_(options.database_url.value_or(migrated_database())) {
+ApiFixture::ApiFixture(const ApiOptions& options) : url_(options.database_url.value_or(migrated_database())) {
   api::ApiConfig config;
   config.database = settings_for(url_, 4);
   config.http.address = "127.0.0.1";

@@ -24,7 +24,7 @@ struct ApiOptions {
 
 class ApiFixture {
  public:
-  explicit ApiFixture(ApiOptions options = {});
+  explicit ApiFixture(const ApiOptions& options = {});
   ~ApiFixture();
 
   HttpResult call(const std::string& method, const std::string& target, const std::string& body = "",

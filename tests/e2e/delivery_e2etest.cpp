@@ -27,7 +27,8 @@ TEST_CASE("e2e a+d: 1,000 creates and 300 deletes with two workers end registere
   REQUIRE(failures.load() == 0);
   // Delete every third task among the first 900: some before delivery, some after.
   std::vector<std::string> deleted;
-  for (int i = 0; i < kDeletes; ++i) deleted.push_back(ids[static_cast<std::size_t>(i * 3)]);
+  deleted.reserve(kDeletes);
+  for (int i = 0; i < kDeletes; ++i) deleted.push_back(ids[static_cast<std::size_t>(i) * 3]);
   parallel_for(kDeletes, 8, [&](int i) {
     if (stack.call("DELETE", "/tasks/" + deleted[static_cast<std::size_t>(i)]).status != 200) failures.fetch_add(1);
   });

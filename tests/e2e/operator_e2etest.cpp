@@ -9,6 +9,7 @@ TEST_CASE("e2e h: backfill registers the tasks created while the flag was off") 
   Stack stack({.dual_write = false});
   const auto agent_id = stack.create_agent("agent-backfill");
   std::vector<std::string> ids;
+  ids.reserve(25);
   for (int i = 0; i < 25; ++i) ids.push_back(stack.create_task("agent-backfill", "bf-" + std::to_string(i)));
   CHECK(stack.scalar("SELECT count(*) FROM authz_outbox") == 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));

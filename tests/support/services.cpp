@@ -96,7 +96,7 @@ std::string bin_dir() {
   return env_or("FGAC_BIN_DIR", "build/bin");
 }
 
-ChildProcess::ChildProcess(std::string name, std::vector<std::string> argv, std::vector<std::string> env)
+ChildProcess::ChildProcess(std::string name, const std::vector<std::string>& argv, const std::vector<std::string>& env)
     : name_(std::move(name)) {
   char tmpl[] = "/tmp/fgac-test-log-XXXXXX";
   const int fd = mkstemp(tmpl);

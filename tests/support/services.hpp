@@ -38,7 +38,7 @@ std::string bin_dir();     // $FGAC_BIN_DIR
 // A child process with its output in a log file; SIGTERM, then SIGKILL, when destroyed.
 class ChildProcess {
  public:
-  ChildProcess(std::string name, std::vector<std::string> argv, std::vector<std::string> env);
+  ChildProcess(std::string name, const std::vector<std::string>& argv, const std::vector<std::string>& env);
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

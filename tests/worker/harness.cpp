@@ -1,0 +1,202 @@
+#include "tests/worker/harness.hpp"
+
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+namespace fgac::testing {
+namespace {
+
+// One authz server for the whole binary (starting Node and SpiceDB takes
+// seconds); each test resets its faults and call log and uses fresh ids.
+AuthzServer& shared_authz() {
+  static AuthzServer server;
+  return server;
+}
+
+}  // namespace
+
+nlohmann::json alice_principal() {
+  return {{"principal_type", "user"}, {"user_id", "user-alice"}, {"account_id", "acct-dev"}};
+}
+
+WorkerProcess::WorkerProcess(const std::string& database_url, const std::string& authz_url,
+                             const std::string& worker_id, const std::vector<std::string>& extra_env)
+    : port_(free_port()) {
+  std::vector<std::string> env{
+      "DATABASE_URL=" + database_url, "AGENTEX_AUTH_URL=" + authz_url, "MONITOR_ADDR=127.0.0.1",
+      "WORKER_MONITOR_PORT=" + std::to_string(port_), "WORKER_ID=" + worker_id,
+      // Short lease and backoff: crash recovery and post-fault drains within seconds.
+      "WORKER_LEASE_MS=4000", "AUTHZ_REQUEST_TIMEOUT_MS=2000", "WORKER_BACKOFF_BASE_MS=50", "WORKER_BACKOFF_CAP_MS=500",
+      "WORKER_POLL_INTERVAL_MS=250", "WORKER_GAUGE_REFRESH_MS=200", "LOG_LEVEL=warn"};
+  env.insert(env.end(), extra_env.begin(), extra_env.end());
+  process_ =
+      std::make_unique<ChildProcess>("outbox-worker", std::vector<std::string>{bin_dir() + "/outbox-worker"}, env);
+  try {
+    wait_for_http(port_, "/readyz", std::chrono::seconds(20));
+  } catch (const std::exception& e) {
+    const std::string message = std::string(e.what()) + "\n" + process_->log();
+    FAIL(message);
+  }
+}
+
+std::string WorkerProcess::metrics() {
+  auto r = http_call(port_, "GET", "/metrics");
+  REQUIRE(r.status == 200);
+  return r.body;
+}
+
+double WorkerProcess::metric(const std::string& name, const std::vector<std::string>& labels) {
+  const std::string text = metrics();
+  double sum = 0;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#' || line.rfind(name, 0) != 0) continue;
+    const char next = line.size() > name.size() ? line[name.size()] : ' ';
+    if (next != '{' && next != ' ') continue;  // another metric sharing the prefix
+    bool match = true;
+    for (const auto& l : labels) match = match && line.find(l) != std::string::npos;
+    if (match) sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
+}
+
+OutboxHarness::OutboxHarness() : url_(migrated_database()) {
+  authz().reset();
+}
+
+AuthzServer& OutboxHarness::authz() {
+  return shared_authz();
+}
+
+void OutboxHarness::exec(const std::string& sql) {
+  auto conn = pg_connect(settings_for(url_));
+  pqxx::work tx(*conn);
+  tx.exec(sql);
+  tx.commit();
+}
+
+long long OutboxHarness::scalar(const std::string& sql) {
+  auto conn = pg_connect(settings_for(url_));
+  pqxx::nontransaction tx(*conn);
+  return tx.exec1(sql)[0].as<long long>();
+}
+
+std::optional<std::string> OutboxHarness::text(const std::string& sql) {
+  auto conn = pg_connect(settings_for(url_));
+  pqxx::nontransaction tx(*conn);
+  auto r = tx.exec(sql);
+  if (r.empty() || r[0][0].is_null()) return std::nullopt;
+  return r[0][0].as<std::string>();
+}
+
+std::string OutboxHarness::create_agent(const std::string& name) {
+  return *text("INSERT INTO agents (name) VALUES ('" + name + "') RETURNING id::text");
+}
+
+std::string OutboxHarness::create_task(const std::string& agent_id, Creator creator, bool enqueue_register) {
+  nlohmann::json principal = nlohmann::json::object();
+  if (creator.user_id) {
+    principal = {{"principal_type", "user"}, {"user_id", *creator.user_id}, {"account_id", "acct-dev"}};
+  } else if (creator.service_account_id) {
+    principal = {{"principal_type", "service_account"},
+                 {"service_account_id", *creator.service_account_id},
+                 {"account_id", "acct-dev"}};
+  }
+  auto conn = pg_connect(settings_for(url_));
+  pqxx::work tx(*conn);
+  const auto id = tx.exec_params1(
+                        "INSERT INTO tasks (name, status, creator_user_id, creator_service_account_id) "
+                        "VALUES ($1, 'RUNNING', $2, $3) RETURNING id::text",
+                        "task-" + std::to_string(++next_name_) + "-" + agent_id.substr(0, 8),
+                        creator.user_id ? creator.user_id->c_str() : nullptr,
+                        creator.service_account_id ? creator.service_account_id->c_str() : nullptr)[0]
+                      .as<std::string>();
+  tx.exec_params0("INSERT INTO task_agents (task_id, agent_id) VALUES ($1::uuid, $2::uuid)", id, agent_id);
+  if (enqueue_register) {
+    tx.exec_params0(
+        "INSERT INTO authz_outbox (resource_type, resource_id, parent_type, parent_id, principal, desired) "
+        "VALUES ('task', $1, 'agent', $2, $3::jsonb, 'present')",
+        id, agent_id, principal.dump());
+  }
+  tx.commit();
+  return id;
+}
+
+void OutboxHarness::delete_task(const std::string& task_id) {
+  auto conn = pg_connect(settings_for(url_));
+  pqxx::work tx(*conn);
+  tx.exec_params0("DELETE FROM task_agents WHERE task_id = $1::uuid", task_id);
+  tx.exec_params0("DELETE FROM tasks WHERE id = $1::uuid", task_id);
+  auto sent = tx.exec_params(
+      "SELECT sent FROM authz_outbox WHERE resource_type = 'task' AND resource_id = $1 FOR UPDATE", task_id);
+  if (sent.empty()) {
+    tx.exec_params0(
+        "INSERT INTO authz_outbox (resource_type, resource_id, principal, desired) VALUES ('task', $1, $2::jsonb, "
+        "'absent')",
+        task_id, alice_principal().dump());
+  } else if (!sent[0][0].as<bool>()) {
+    tx.exec_params0("DELETE FROM authz_outbox WHERE resource_type = 'task' AND resource_id = $1", task_id);
+  } else {
+    tx.exec_params0(
+        "UPDATE authz_outbox SET desired = 'absent', generation = generation + 1, enqueued_at = now(), "
+        "attempts = 0, next_attempt_at = now(), dead_at = NULL, last_error = NULL, last_exception_class = NULL, "
+        "last_status = NULL WHERE resource_type = 'task' AND resource_id = $1",
+        task_id);
+  }
+  tx.commit();
+}
+
+bool OutboxHarness::drained(std::chrono::milliseconds timeout) {
+  return eventually([&] { return scalar("SELECT count(*) FROM authz_outbox WHERE dead_at IS NULL") == 0; }, timeout);
+}
+
+std::unique_ptr<WorkerProcess> OutboxHarness::start_worker(const std::string& worker_id,
+                                                           const std::vector<std::string>& extra_env) {
+  return std::make_unique<WorkerProcess>(url_, authz().url(), worker_id, extra_env);
+}
+
+ProcessResult OutboxHarness::taskctl(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{bin_dir() + "/taskctl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(argv, {"DATABASE_URL=" + url_, "AGENTEX_AUTH_URL=" + authz().url()});
+}
+
+std::set<std::string> OutboxHarness::relations_of(const std::string& task_id) {
+  std::set<std::string> out;
+  auto body = authz().relationships(task_id);
+  const auto& list = body.is_array() ? body : body.at("relationships");
+  for (const auto& r : list) {
+    out.insert(r.at("relation").get<std::string>() + " " + r.at("subject_type").get<std::string>() + ":" +
+               r.at("subject_id").get<std::string>());
+  }
+  return out;
+}
+
+void OutboxHarness::expect_registered(const std::string& task_id, const std::string& agent_id, bool with_tenant) {
+  CAPTURE(task_id);
+  auto rels = relations_of(task_id);
+  CHECK(rels.contains("owner user:user-alice"));
+  CHECK(rels.contains("parent_agent agent:" + agent_id));
+  CHECK(rels.contains("tenant account:acct-dev") == with_tenant);
+  CHECK(authz().check(alice(), task_id, "read"));
+  CHECK_FALSE(authz().check(bob(), task_id, "read"));
+}
+
+void OutboxHarness::expect_deregistered(const std::string& task_id) {
+  CAPTURE(task_id);
+  CHECK(relations_of(task_id).empty());
+  CHECK_FALSE(authz().check(alice(), task_id, "read"));
+}
+
+std::vector<std::pair<std::string, int>> OutboxHarness::calls_of(const std::string& task_id) {
+  std::vector<std::pair<std::string, int>> out;
+  auto body = authz().calls(task_id);
+  for (const auto& c : body.at("calls")) {
+    out.emplace_back(c.at("op").get<std::string>(), c.at("status").get<int>());
+  }
+  return out;
+}
+
+}  // namespace fgac::testing

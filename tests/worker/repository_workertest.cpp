@@ -1,0 +1,230 @@
+// The outbox state machine's SQL (OutboxRepository) against a real database:
+// what a claim takes, what each guarded completion does, which statements
+// wake the workers, and that claims and retries stay HOT.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "outbox_worker/outbox_repository.hpp"
+#include "tests/worker/harness.hpp"
+
+using namespace fgac::testing;
+using namespace fgac::worker;
+using namespace std::chrono;
+
+namespace {
+
+constexpr milliseconds kLease{30000};
+
+struct Db {
+  explicit Db(const std::string& url) : conn(fgac::pg_connect(settings_for(url))) { prepare_outbox_statements(*conn); }
+  std::unique_ptr<pqxx::connection> conn;
+};
+
+std::vector<std::string> ids_of(const std::vector<ClaimedRow>& rows) {
+  std::vector<std::string> out;
+  for (const auto& r : rows) out.push_back(r.resource_id);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Rows with ids r0..r(n-1), enqueued one second apart in that order.
+void insert_rows(OutboxHarness& h, int n) {
+  for (int i = 0; i < n; ++i) {
+    h.exec(
+        "INSERT INTO authz_outbox (resource_type, resource_id, parent_type, parent_id, principal, desired, "
+        "enqueued_at) VALUES ('task', 'r" +
+        std::to_string(i) +
+        "', 'agent', 'a1', '{\"principal_type\":\"user\",\"user_id\":\"u\"}', 'present', "
+        "now() - interval '" +
+        std::to_string(100 - i) + " seconds')");
+  }
+}
+
+}  // namespace
+
+TEST_CASE("repository: a claim takes due, unleased, live rows oldest first, up to the limit, and leases them") {
+  OutboxHarness h;
+  insert_rows(h, 6);
+  h.exec("UPDATE authz_outbox SET dead_at = now() WHERE resource_id = 'r0'");
+  h.exec("UPDATE authz_outbox SET next_attempt_at = now() + interval '1 hour' WHERE resource_id = 'r1'");
+  h.exec(
+      "UPDATE authz_outbox SET leased_until = now() + interval '1 hour', leased_by = 'other' "
+      "WHERE resource_id = 'r2'");
+  h.exec(
+      "UPDATE authz_outbox SET leased_until = now() - interval '1 second', leased_by = 'crashed' "
+      "WHERE resource_id = 'r3'");  // lapsed: claimable again
+  Db db(h.database_url());
+  OutboxRepository repo("me");
+
+  auto first = repo.claim(*db.conn, 2, kLease);
+  CHECK(ids_of(first) == std::vector<std::string>{"r3", "r4"});
+  for (const auto& row : first) {
+    CHECK(row.op == Op::register_);
+    CHECK(row.generation == 1);
+    CHECK(row.attempts == 1);
+    CHECK(row.parent_id == "a1");
+    CHECK(row.principal.find("\"user_id\"") != std::string::npos);
+    CHECK(row.enqueued_at > 0);
+  }
+  CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE leased_by = 'me' AND sent AND attempts = 1 AND "
+                 "leased_until > now() + interval '25 seconds'") == 2);
+  CHECK(ids_of(repo.claim(*db.conn, 10, kLease)) == std::vector<std::string>{"r5"});
+  CHECK(repo.claim(*db.conn, 10, kLease).empty());
+}
+
+TEST_CASE("repository: a claim skips rows another transaction holds locked (SKIP LOCKED)") {
+  OutboxHarness h;
+  insert_rows(h, 2);
+  Db holder(h.database_url());
+  pqxx::work lock(*holder.conn);
+  lock.exec("SELECT 1 FROM authz_outbox WHERE resource_id = 'r0' FOR UPDATE");
+  Db db(h.database_url());
+  OutboxRepository repo("me");
+  CHECK(ids_of(repo.claim(*db.conn, 10, kLease)) == std::vector<std::string>{"r1"});
+  lock.abort();
+  CHECK(ids_of(repo.claim(*db.conn, 10, kLease)) == std::vector<std::string>{"r0"});
+}
+
+TEST_CASE("repository: completing the claimed generation deletes the row and writes the zedtoken onto the task") {
+  OutboxHarness h;
+  const auto agent_id = h.create_agent("agent-repo");
+  const auto task_id = h.create_task(agent_id);
+  Db db(h.database_url());
+  OutboxRepository repo("me");
+  auto rows = repo.claim(*db.conn, 10, kLease);
+  REQUIRE(rows.size() == 1);
+  CHECK(repo.complete(*db.conn, rows[0], std::string("zed-1")));
+  CHECK(h.scalar("SELECT count(*) FROM authz_outbox") == 0);
+  CHECK(h.text("SELECT authz_zedtoken FROM tasks WHERE id = '" + task_id + "'") == "zed-1");
+  CHECK(h.scalar("SELECT count(*) FROM tasks WHERE authz_synced_at > now() - interval '1 minute'") == 1);
+}
+
+TEST_CASE("repository: a completion whose desire changed meanwhile keeps the row and frees it at once") {
+  OutboxHarness h;
+  insert_rows(h, 1);
+  Db db(h.database_url());
+  OutboxRepository repo("me");
+  auto rows = repo.claim(*db.conn, 10, kLease);
+  REQUIRE(rows.size() == 1);
+  h.exec(
+      "UPDATE authz_outbox SET desired = 'absent', generation = generation + 1, attempts = 0, "
+      "next_attempt_at = now(), enqueued_at = now()");
+  CHECK_FALSE(repo.complete(*db.conn, rows[0], std::string("zed-old")));
+  CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE leased_by IS NULL AND leased_until IS NULL") == 1);
+  auto next = repo.claim(*db.conn, 10, kLease);  // the newer desire, claimable now
+  REQUIRE(next.size() == 1);
+  CHECK(next[0].op == Op::deregister);
+  CHECK(next[0].generation == 2);
+  // Retry and dead-letter of the stale generation are guarded the same way.
+  CHECK_FALSE(repo.retry(*db.conn, rows[0], seconds(60), "ServiceError", 500U, "late"));
+  CHECK_FALSE(repo.dead_letter(*db.conn, rows[0], "ServiceError", 400U, "late"));
+  CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE dead_at IS NULL AND next_attempt_at <= now()") == 1);
+}
+
+TEST_CASE("repository: a worker whose lease was taken over cannot complete, retry or dead-letter the row") {
+  OutboxHarness h;
+  insert_rows(h, 1);
+  Db db(h.database_url());
+  OutboxRepository slow("slow");
+  OutboxRepository fast("fast");
+  auto rows = slow.claim(*db.conn, 10, kLease);
+  REQUIRE(rows.size() == 1);
+  h.exec("UPDATE authz_outbox SET leased_until = now() - interval '1 second'");  // the lease lapsed
+  REQUIRE(fast.claim(*db.conn, 10, kLease).size() == 1);
+  CHECK_FALSE(slow.complete(*db.conn, rows[0], std::nullopt));
+  CHECK_FALSE(slow.retry(*db.conn, rows[0], seconds(1), "ServiceError", 500U, "x"));
+  CHECK_FALSE(slow.dead_letter(*db.conn, rows[0], "ServiceError", 400U, "x"));
+  CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE leased_by = 'fast' AND dead_at IS NULL") == 1);
+}
+
+TEST_CASE("repository: a retry reschedules with the reason kept; a dead letter keeps status and message") {
+  OutboxHarness h;
+  insert_rows(h, 2);
+  Db db(h.database_url());
+  OutboxRepository repo("me");
+  auto rows = repo.claim(*db.conn, 10, kLease);
+  REQUIRE(rows.size() == 2);
+  std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.resource_id < b.resource_id; });
+  CHECK(repo.retry(*db.conn, rows[0], seconds(60), "AuthenticationServiceUnavailableError", std::nullopt, "timeout"));
+  CHECK(repo.dead_letter(*db.conn, rows[1], "ServiceError", 422U, std::string(2000, 'x')));
+  CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE resource_id = 'r0' AND leased_by IS NULL AND "
+                 "next_attempt_at > now() + interval '50 seconds' AND last_status IS NULL AND last_error = 'timeout' "
+                 "AND last_exception_class = 'AuthenticationServiceUnavailableError'") == 1);
+  CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE resource_id = 'r1' AND dead_at IS NOT NULL AND "
+                 "last_status = 422 AND last_exception_class = 'ServiceError' AND length(last_error) <= 500") == 1);
+  CHECK(repo.claim(*db.conn, 10, kLease).empty());  // neither is due
+  CHECK(OutboxRepository::gauges(*db.conn).pending == 1);
+  CHECK(OutboxRepository::gauges(*db.conn).dead == 1);
+  CHECK(OutboxRepository::gauges(*db.conn).oldest_pending_age_seconds >= 99);
+}
+
+TEST_CASE("repository: release_all hands back only this worker's leases") {
+  OutboxHarness h;
+  insert_rows(h, 3);
+  Db db(h.database_url());
+  OutboxRepository me("me");
+  OutboxRepository other("other");
+  REQUIRE(me.claim(*db.conn, 2, kLease).size() == 2);
+  REQUIRE(other.claim(*db.conn, 2, kLease).size() == 1);
+  CHECK(me.release_all(*db.conn) == 2);
+  CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE leased_by IS NULL AND leased_until IS NULL") == 2);
+  CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE leased_by = 'other'") == 1);
+}
+
+TEST_CASE("repository: inserts and requeues wake the workers; claims, retries and dead letters do not") {
+  OutboxHarness h;
+  Db listener(h.database_url());
+  int notified = 0;
+  struct Receiver : pqxx::notification_receiver {
+    Receiver(pqxx::connection_base& c, int& n) : pqxx::notification_receiver(c, "authz_outbox"), count(n) {}
+    void operator()(const std::string&, int) override { ++count; }
+    int& count;
+  } receiver(*listener.conn, notified);
+  listener.conn->get_notifs();
+  auto drain = [&] {
+    std::this_thread::sleep_for(milliseconds(100));
+    listener.conn->get_notifs();
+    const int n = notified;
+    notified = 0;
+    return n;
+  };
+
+  insert_rows(h, 2);
+  CHECK(drain() == 2);  // one per inserting transaction
+  Db db(h.database_url());
+  OutboxRepository repo("me");
+  auto rows = repo.claim(*db.conn, 10, kLease);
+  REQUIRE(rows.size() == 2);
+  std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.resource_id < b.resource_id; });
+  CHECK(drain() == 0);
+  CHECK(repo.retry(*db.conn, rows[0], milliseconds(1), "ServiceError", 500U, "x"));
+  CHECK(repo.dead_letter(*db.conn, rows[1], "ServiceError", 400U, "x"));
+  CHECK(drain() == 0);
+  auto again = repo.claim(*db.conn, 10, kLease);
+  REQUIRE(again.size() == 1);
+  CHECK(repo.complete(*db.conn, again[0], std::nullopt));
+  CHECK(drain() == 0);
+  auto requeue = h.taskctl({"outbox", "requeue", "--all"});
+  CHECK(requeue.exit_code == 0);
+  CHECK(drain() == 1);
+}
+
+TEST_CASE("repository: claims and retries are HOT updates (no index entries, no bloat from leases)") {
+  OutboxHarness h;
+  insert_rows(h, 20);
+  {
+    Db db(h.database_url());
+    OutboxRepository repo("me");
+    auto rows = repo.claim(*db.conn, 20, kLease);
+    REQUIRE(rows.size() == 20);
+    for (const auto& row : rows) CHECK(repo.retry(*db.conn, row, milliseconds(1), "ServiceError", 500U, "x"));
+  }  // a closing backend flushes its statistics
+  // 20 claim updates + 20 retry updates.
+  auto stat = [&](const char* column) {
+    return h.scalar(std::string("SELECT ") + column + " FROM pg_stat_user_tables WHERE relname = 'authz_outbox'");
+  };
+  REQUIRE(eventually([&] { return stat("n_tup_upd") >= 40; }, seconds(5)));
+  CHECK(stat("n_tup_hot_upd") == stat("n_tup_upd"));
+}
