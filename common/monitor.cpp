@@ -35,4 +35,10 @@ const std::vector<double>& latency_buckets() {
   return buckets;
 }
 
+const std::vector<double>& lag_buckets() {
+  static const std::vector<double> buckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,  0.1,   0.25,  0.5,    1.0,   2.5,
+                                           5.0,   10.0,   30.0,  60.0, 120.0, 180.0, 300.0, 600.0, 1800.0, 3600.0};
+  return buckets;
+}
+
 }  // namespace fgac

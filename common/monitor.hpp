@@ -20,7 +20,10 @@ using ReadinessProbe = std::function<boost::asio::awaitable<Readiness>()>;
 
 HttpHandler monitor_handler(std::shared_ptr<prometheus::Registry> registry, ReadinessProbe readiness);
 
-// Fixed histogram buckets (seconds) for request and delivery latencies.
+// Fixed histogram buckets (seconds) for request latencies.
 const std::vector<double>& latency_buckets();
+// Delivery lag: the same fine buckets, then minutes to an hour, so a quantile
+// after an outage is read off a bucket of the outage's own size.
+const std::vector<double>& lag_buckets();
 
 }  // namespace fgac

@@ -33,7 +33,7 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
     const std::string name(op_name(op));
     per_op_.at(index(op)) = {&attempts.Add({{"op", name}}), &successes.Add({{"op", name}}),
                              &durations.Add({{"op", name}}, prometheus::Histogram::BucketBoundaries(latency_buckets())),
-                             &lags.Add({{"op", name}}, prometheus::Histogram::BucketBoundaries(latency_buckets()))};
+                             &lags.Add({{"op", name}}, prometheus::Histogram::BucketBoundaries(lag_buckets()))};
   }
   pending_ = &prometheus::BuildGauge()
                   .Name("authz_outbox_pending")

@@ -31,9 +31,9 @@ std::map<std::string, std::string> minimal() {
   return {{"DATABASE_URL", "postgresql://u@127.0.0.1/db"}, {"AGENTEX_AUTH_URL", "http://127.0.0.1:8090"}};
 }
 
-std::string error_for(std::map<std::string, std::string> extra) {
+std::string error_for(const std::map<std::string, std::string>& extra) {
   auto env = minimal();
-  for (auto& [name, value] : extra) env[name] = value;
+  for (const auto& [name, value] : extra) env[name] = value;
   try {
     (void)load_worker_config(MapEnv(env));
   } catch (const fgac::ConfigError& e) {

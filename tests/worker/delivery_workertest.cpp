@@ -98,6 +98,7 @@ TEST_CASE("worker: two workers drain one backlog; each change is delivered once 
   const auto agent_id = h.create_agent("agent-two");
   constexpr int kTasks = 120;
   std::vector<std::string> ids;
+  ids.reserve(kTasks);
   for (int i = 0; i < kTasks; ++i) ids.push_back(h.create_task(agent_id));
   // Some latency so both workers hold calls in flight at the same time.
   h.authz().set_faults({{"status", 200}, {"latency_ms", 20}});

@@ -19,6 +19,7 @@ TEST_CASE("worker: 503s and then dropped connections are retried as unavailable,
   const auto agent_id = h.create_agent("agent-503");
   h.authz().set_faults({{"status", 503}, {"ops", {"register"}}});
   std::vector<std::string> ids;
+  ids.reserve(5);
   for (int i = 0; i < 5; ++i) ids.push_back(h.create_task(agent_id));
   REQUIRE(eventually([&] { return worker->metric("task_fgac_dual_write_retries_total", {kUnavailable}) >= 10; },
                      seconds(10)));
@@ -81,6 +82,7 @@ TEST_CASE("worker: a 400 dead-letters after one attempt, other rows flow, and re
   auto worker = h.start_worker("w-400");
   h.delete_task(doomed);
   std::vector<std::string> others;
+  others.reserve(3);
   for (int i = 0; i < 3; ++i) others.push_back(h.create_task(agent_id));
 
   REQUIRE(h.drained(seconds(10)));  // dead rows are not pending

@@ -106,13 +106,13 @@ std::string OutboxHarness::create_task(const std::string& agent_id, Creator crea
   }
   auto conn = pg_connect(settings_for(url_));
   pqxx::work tx(*conn);
-  const auto id = tx.exec_params1(
-                        "INSERT INTO tasks (name, status, creator_user_id, creator_service_account_id) "
-                        "VALUES ($1, 'RUNNING', $2, $3) RETURNING id::text",
-                        "task-" + std::to_string(++next_name_) + "-" + agent_id.substr(0, 8),
-                        creator.user_id ? creator.user_id->c_str() : nullptr,
-                        creator.service_account_id ? creator.service_account_id->c_str() : nullptr)[0]
-                      .as<std::string>();
+  auto id = tx.exec_params1(
+                  "INSERT INTO tasks (name, status, creator_user_id, creator_service_account_id) "
+                  "VALUES ($1, 'RUNNING', $2, $3) RETURNING id::text",
+                  "task-" + std::to_string(++next_name_) + "-" + agent_id.substr(0, 8),
+                  creator.user_id ? creator.user_id->c_str() : nullptr,
+                  creator.service_account_id ? creator.service_account_id->c_str() : nullptr)[0]
+                .as<std::string>();
   tx.exec_params0("INSERT INTO task_agents (task_id, agent_id) VALUES ($1::uuid, $2::uuid)", id, agent_id);
   if (enqueue_register) {
     tx.exec_params0(

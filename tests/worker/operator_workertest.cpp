@@ -12,6 +12,7 @@ TEST_CASE("backfill: enqueues a register for each never-registered task without 
   const auto agent_id = h.create_agent("agent-backfill");
   // Created while dual-write was off: no outbox rows.
   std::vector<std::string> users;
+  users.reserve(5);
   for (int i = 0; i < 5; ++i) users.push_back(h.create_task(agent_id, {.user_id = "user-alice"}, false));
   const auto by_sa = h.create_task(agent_id, {.service_account_id = "sa-ci"}, false);
   const auto anonymous = h.create_task(agent_id, {}, false);
@@ -55,6 +56,7 @@ TEST_CASE("reconcile: finds a registration deleted behind the system's back and 
   auto worker = h.start_worker("w-reconcile");
   const auto agent_id = h.create_agent("agent-reconcile");
   std::vector<std::string> ids;
+  ids.reserve(4);
   for (int i = 0; i < 4; ++i) ids.push_back(h.create_task(agent_id));
   REQUIRE(h.drained(seconds(10)));
   const auto& lost = ids[2];

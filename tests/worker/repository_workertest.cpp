@@ -24,6 +24,7 @@ struct Db {
 
 std::vector<std::string> ids_of(const std::vector<ClaimedRow>& rows) {
   std::vector<std::string> out;
+  out.reserve(rows.size());
   for (const auto& r : rows) out.push_back(r.resource_id);
   std::sort(out.begin(), out.end());
   return out;
