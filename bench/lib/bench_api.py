@@ -1,0 +1,76 @@
+"""api-create: POST /tasks with dual-write on, against pgbench running the
+API's own create statement on the same database, at the same concurrency."""
+
+import os
+
+import report
+import workload
+from load import pgbench, wrk
+from stack import DEV_TOKEN, AuthzServer, Postgres, TaskApi, cpu_seconds, mem_kib, migrate
+
+CONCURRENCIES = (1, 16, 64)
+WARMUP_S = 3
+
+
+def settings():
+    return {"seconds_per_run": int(os.environ.get("BENCH_DURATION", "15")), "concurrency": list(CONCURRENCIES),
+            "api_env": "FGAC_TASKS_DUAL_WRITE=true, other settings default (API_DB_POOL_SIZE=8)",
+            "worker_running": False}
+
+
+def run():
+    cfg = settings()
+    seconds = cfg["seconds_per_run"]
+    cond = report.conditions()
+    print("== api-create: POST /tasks (dual-write on) vs pgbench of the same statement ==")
+    report.print_conditions(cond)
+
+    pg = Postgres(report.PG_SETTINGS)
+    migrate(pg)
+    authz = AuthzServer()
+    api = TaskApi(pg, authz, dual_write=True)
+    api.create_agent(workload.AGENT_NAME)
+    stmt = workload.capture_create_statement(pg, api)
+    script, defines = workload.create_script(stmt)
+    how = "between BEGIN and COMMIT, as the API sends it" if stmt["explicit_transaction"] else \
+        "alone (autocommit), as the API sends it"
+    print(f"statement: {stmt['name']}, captured from the API's own execution; pgbench runs it {how}")
+
+    wrk(api.port, "create_task.lua", [workload.AGENT_NAME, DEV_TOKEN, "warm"], 16, WARMUP_S, "/tasks")
+    pgbench(pg, script, 16, WARMUP_S, defines)
+
+    rows = []
+    for c in CONCURRENCIES:
+        pg.sql("CHECKPOINT")
+        cpu0 = cpu_seconds(api.pid)
+        a = wrk(api.port, "create_task.lua", [workload.AGENT_NAME, DEV_TOKEN, f"c{c}"], c, seconds, "/tasks")
+        a["api_cpu_s_per_1000"] = round((cpu_seconds(api.pid) - cpu0) / max(a["requests"], 1) * 1000, 3)
+        pg.sql("CHECKPOINT")
+        b = pgbench(pg, script, c, seconds, defines)
+        rows.append({"concurrency": c, "api": a, "pgbench": b,
+                     "rate_ratio": round(a["rate_per_s"] / b["rate_per_s"], 3)})
+        print(f"  c={c}: api {a['rate_per_s']}/s p50 {a['p50_ms']} ms p99 {a['p99_ms']} ms; "
+              f"pgbench {b['rate_per_s']}/s p50 {b['p50_ms']} ms p99 {b['p99_ms']} ms")
+    rss_peak = round(mem_kib(api.pid, "VmHWM") / 1024, 1)
+    tasks = int(pg.scalar("SELECT count(*) FROM tasks"))
+    outbox = int(pg.scalar("SELECT count(*) FROM authz_outbox"))
+    api.stop()
+    authz.stop()
+    pg.destroy()
+
+    print()
+    report.print_table(
+        ["conc", "api/s", "api p50", "api p99", "errors", "pgbench/s", "pgb p50", "pgb p99", "api/pgbench"],
+        [[r["concurrency"], r["api"]["rate_per_s"], r["api"]["p50_ms"], r["api"]["p99_ms"], r["api"]["error_count"],
+          r["pgbench"]["rate_per_s"], r["pgbench"]["p50_ms"], r["pgbench"]["p99_ms"], r["rate_ratio"]]
+         for r in rows])
+    print(f"task-api peak RSS {rss_peak} MiB; {tasks} tasks and {outbox} outbox rows written (latencies in ms)")
+    at16 = next(r for r in rows if r["concurrency"] == 16)
+    targets = [
+        report.target("API rate / pgbench rate at concurrency 16", at16["rate_ratio"], ">=", 0.70),
+        report.target("API p99 at concurrency 16 (ms)", at16["api"]["p99_ms"], "<", 25),
+        report.target("task-api peak RSS (MiB)", rss_peak, "<", 64),
+    ]
+    report.print_targets(targets)
+    return report.write_result("api-create", {**cfg, "statement": stmt["sql"], "pgbench_script": script},
+                               {"runs": rows, "api_rss_peak_mib": rss_peak}, targets, cond)

@@ -1,0 +1,108 @@
+"""peer: the same drain and the same steady-state run with graphile-worker,
+whose task makes the same register call, at the same concurrency, against
+the same database; outbox-worker's figures beside it."""
+
+import report
+import workload
+from bench_worker import DEFAULT_CONCURRENCY, capture_statement, drain_once, drain_settings, measure_ceiling, \
+    steady_settings
+from stack import AuthzServer, OutboxWorker, PeerWorker, Postgres, migrate, peer_migrate, truncate
+
+FIGURES = (("rate_per_s", "drain delivered/s", "higher"),
+           ("cpu_s_per_1000", "drain CPU-s per 1,000", "lower"),
+           ("rss_peak_mib", "drain peak RSS MiB", "lower"),
+           ("lag_p50_ms", "steady lag p50 ms", "lower"),
+           ("lag_p99_ms", "steady lag p99 ms", "lower"),
+           ("steady_cpu_s_per_1000", "steady CPU-s per 1,000", "lower"),
+           ("steady_rss_peak_mib", "steady peak RSS MiB", "lower"))
+
+
+def peer_drain(pg, authz, rows, concurrency):
+    truncate(pg)
+    pg.sql("DELETE FROM graphile_worker._private_jobs")
+    agent_id = workload.create_agent_sql(pg)
+    authz.restart()
+    workload.fill_peer_jobs(pg, rows, agent_id)
+    return workload.drain(pg, rows, lambda: PeerWorker(pg, authz.url, concurrency=concurrency),
+                          timeout_s=max(600, rows // 10))
+
+
+def steady_run(pg, authz, script, defines, rate, seconds, start):
+    truncate(pg)
+    workload.create_agent_sql(pg)
+    authz.restart()
+    worker = start()
+    r = workload.steady(pg, script, defines, rate, seconds, worker)
+    worker.stop()
+    return r
+
+
+def run():
+    d_cfg, s_cfg = drain_settings(), steady_settings()
+    rows, seconds = d_cfg["rows"], s_cfg["seconds"]
+    cond = report.conditions()
+    print(f"== peer: graphile-worker vs outbox-worker, {rows}-row drain and {seconds} s steady state ==")
+    report.print_conditions(cond)
+    pg = Postgres(report.PG_SETTINGS)
+    migrate(pg)
+    peer_migrate(pg)
+    authz = AuthzServer()
+
+    drain_prev, steady_prev = report.load_result("worker-drain"), report.load_result("steady-lag")
+    ceiling = (drain_prev["results"]["ceiling"]["rate_per_s"] if drain_prev
+               else measure_ceiling(authz, d_cfg["ceiling_seconds"])["rate_per_s"])
+    rate = steady_prev["settings"]["rate_per_s"] if steady_prev else int(ceiling / 2)
+    stmt = capture_statement(pg, authz)
+    ours_script, ours_defines = workload.create_script(stmt)
+    peer_script, peer_defines = workload.peer_create_script(stmt)
+
+    if drain_prev and steady_prev:
+        print("  outbox-worker: figures from this run's worker-drain and steady-lag")
+        ours_drain, ours_steady = drain_prev["results"]["drain"], steady_prev["results"]["runs"]["listen"]
+    else:
+        ours_drain = drain_once(pg, authz, rows, DEFAULT_CONCURRENCY)
+        ours_steady = steady_run(pg, authz, ours_script, ours_defines, rate, seconds,
+                                 lambda: _ready(OutboxWorker(pg, authz.url, concurrency=DEFAULT_CONCURRENCY)))
+    peer_d = peer_drain(pg, authz, rows, DEFAULT_CONCURRENCY)
+    print(f"  graphile-worker drain: {peer_d['rate_per_s']}/s")
+    peer_s = steady_run(pg, authz, peer_script, peer_defines, rate, seconds,
+                        lambda: PeerWorker(pg, authz.url, concurrency=DEFAULT_CONCURRENCY))
+    print(f"  graphile-worker steady: lag p50 {peer_s['lag_p50_ms']} ms, p99 {peer_s['lag_p99_ms']} ms")
+    authz.stop()
+    pg.destroy()
+
+    def flat(d, s):
+        return {"rate_per_s": d["rate_per_s"], "cpu_s_per_1000": d["cpu_s_per_1000"],
+                "rss_peak_mib": d["rss_peak_mib"], "lag_p50_ms": s["lag_p50_ms"], "lag_p99_ms": s["lag_p99_ms"],
+                "steady_cpu_s_per_1000": s["cpu_s_per_1000"], "steady_rss_peak_mib": s["rss_peak_mib"],
+                "drain_lag_p50_ms": d["lag_p50_ms"], "drain_lag_p99_ms": d["lag_p99_ms"],
+                "drain_postgres_cpu_s_per_1000": d["postgres_cpu_s_per_1000"]}
+
+    ours, peer = flat(ours_drain, ours_steady), flat(peer_d, peer_s)
+    print()
+    table, targets = [], []
+    for key, label, better in FIGURES:
+        a, b = ours[key], peer[key]
+        # Ratio oriented so that > 1 means outbox-worker is ahead.
+        ahead = (a / b) if better == "higher" else (b / a if a else None)
+        table.append([label, a, b, round(ahead, 2) if ahead else "-"])
+        targets.append(report.target(f"ahead of graphile-worker on {label} (x)", round(ahead, 2) if ahead else None,
+                                     ">=", 1.0))
+    report.print_table(["figure", "outbox-worker", "graphile-worker", "advantage (x)"], table)
+    print(f"  drain: Postgres CPU-s per 1,000: outbox-worker {ours['drain_postgres_cpu_s_per_1000']}, "
+          f"graphile-worker {peer['drain_postgres_cpu_s_per_1000']}")
+    report.print_targets(targets)
+    settings = {"rows": rows, "steady_seconds": seconds, "steady_rate_per_s": rate, "concurrency": DEFAULT_CONCURRENCY,
+                "ceiling_per_s": ceiling,
+                "graphile_worker": f"concurrency {DEFAULT_CONCURRENCY}, maxPoolSize {DEFAULT_CONCURRENCY}, "
+                                   "other options default (LISTEN on, pollInterval 2000 ms), warn-level logger",
+                "peer_script": peer_script}
+    return report.write_result("peer", settings, {"outbox_worker": ours, "graphile_worker": peer,
+                                                  "graphile_drain": peer_d, "graphile_steady": peer_s,
+                                                  "outbox_drain": ours_drain, "outbox_steady": ours_steady},
+                               targets, cond)
+
+
+def _ready(worker):
+    worker.wait_ready()
+    return worker

@@ -1,0 +1,33 @@
+"""Entry point: main.py BENCHMARK. The bench/ commands call it after setup."""
+
+import sys
+
+BENCHMARKS = ("api-create", "worker-drain", "steady-lag", "peer", "outage", "profile")
+
+
+def run(name):
+    if name == "api-create":
+        import bench_api
+        return bench_api.run()
+    if name == "worker-drain":
+        import bench_worker
+        return bench_worker.run_drain()
+    if name == "steady-lag":
+        import bench_worker
+        return bench_worker.run_steady()
+    if name == "peer":
+        import bench_peer
+        return bench_peer.run()
+    if name == "outage":
+        import bench_outage
+        return bench_outage.run()
+    if name == "profile":
+        import bench_profile
+        return bench_profile.run()
+    raise SystemExit(f"unknown benchmark {name}; one of {', '.join(BENCHMARKS)}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        raise SystemExit(f"usage: main.py {{{'|'.join(BENCHMARKS)}}}")
+    run(sys.argv[1])

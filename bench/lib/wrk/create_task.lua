@@ -1,0 +1,26 @@
+-- POST /tasks as a client would: a bearer token and a unique task name per request.
+-- wrk -s create_task.lua URL -- AGENT_NAME TOKEN NAME_PREFIX
+package.path = debug.getinfo(1, "S").source:match("^@(.*/)") .. "?.lua;" .. package.path
+local report = require("report")
+
+local next_thread = 0
+function setup(thread)
+  next_thread = next_thread + 1
+  thread:set("thread_no", next_thread)
+end
+
+local counter = 0
+local agent, token, prefix
+function init(args)
+  agent, token, prefix = args[1], args[2], args[3]
+end
+
+function request()
+  counter = counter + 1
+  local body = string.format('{"agent_name":"%s","name":"%s-%d-%d","params":{"k":1},"task_metadata":{}}',
+    agent, prefix, thread_no, counter)
+  return wrk.format("POST", "/tasks", { ["Authorization"] = "Bearer " .. token,
+    ["Content-Type"] = "application/json" }, body)
+end
+
+done = report.done
