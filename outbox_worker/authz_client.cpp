@@ -1,5 +1,7 @@
 #include "outbox_worker/authz_client.hpp"
 
+#include <chrono>
+
 #include <nlohmann/json.hpp>
 
 namespace fgac::worker {
@@ -25,7 +27,16 @@ boost::asio::awaitable<CallResult> AuthzClient::deliver(const ClaimedRow& row, s
   const std::string path = row.op == Op::register_ ? "/v1/authz/register" : "/v1/authz/deregister";
   CallResult result;
   try {
-    auto res = co_await client_.post_json(path, authz_request_body(row), headers_, timeout);
+    // When this call gives up, as wall-clock milliseconds since the epoch. A
+    // service that honours it refuses a write it would start later: the
+    // worker has moved on by then (retry, or a newer desire through another
+    // worker), and a late register would land after a newer deregister.
+    auto headers = headers_;
+    const auto deadline = std::chrono::system_clock::now() + timeout;
+    headers.emplace_back(
+        kDeadlineHeader,
+        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(deadline.time_since_epoch()).count()));
+    auto res = co_await client_.post_json(path, authz_request_body(row), std::move(headers), timeout);
     result.status = res.status;
     if (res.status == 200) {
       auto body = nlohmann::json::parse(res.body, nullptr, false);

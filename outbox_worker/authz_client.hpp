@@ -20,6 +20,9 @@ struct CallResult {
 // The JSON body for a claimed row's register or deregister (pure).
 std::string authz_request_body(const ClaimedRow& row);
 
+// Request header carrying the call's deadline (epoch milliseconds); see deliver().
+inline constexpr const char* kDeadlineHeader = "X-Request-Deadline";
+
 class AuthzClient {
  public:
   AuthzClient(boost::asio::any_io_executor executor, HttpClientSettings settings,

@@ -62,12 +62,23 @@ function statusOf(err) {
 async function operation(op, req, res, handler) {
   let resourceId = null;
   let status;
-  // Set when the connection closes before the answer was written.
+  // The client has given up when its connection closed (or it sent FIN:
+  // an HTTP/1.1 client that half-closes is gone) before the answer was
+  // written, or when its X-Request-Deadline (epoch ms) has passed. A request
+  // can sit unread in the socket buffer past both while this one thread is
+  // busy, so the deadline is the check that holds under load.
   let gone = false;
-  res.on("close", () => {
+  const onEnd = () => {
+    gone = true;
+  };
+  req.socket.once("end", onEnd);
+  res.once("close", () => {
     if (!res.writableFinished) gone = true;
+    req.socket.removeListener("end", onEnd);
   });
-  const abandoned = () => gone || req.socket.destroyed;
+  const deadline = Number(req.headers["x-request-deadline"]);
+  const abandoned = () =>
+    gone || req.socket.destroyed || req.socket.readableEnded || (Number.isFinite(deadline) && Date.now() > deadline);
   try {
     const body = await readJson(req);
     if (typeof body.resource?.selector === "string") resourceId = body.resource.selector;

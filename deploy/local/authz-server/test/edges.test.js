@@ -132,6 +132,19 @@ describe("reference authz server edges", () => {
     assert.equal(rels.length, 0);
   });
 
+  test("a write past its X-Request-Deadline is not applied (499); one within it is", async () => {
+    await post(base, "/_admin/reset", {});
+    const body = { principal: alice, resource: task("late"), parent: { type: "agent", selector: "a" } };
+    const late = await post(base, "/v1/authz/register", body, { "x-request-deadline": String(Date.now() - 1) });
+    assert.equal(late.status, 499);
+    const rels = async () =>
+      (await (await fetch(`${base}/_admin/relationships?resource_type=task&resource_id=late`)).json()).relationships;
+    assert.equal((await rels()).length, 0);
+    const ok = await post(base, "/v1/authz/register", body, { "x-request-deadline": String(Date.now() + 5000) });
+    assert.equal(ok.status, 200);
+    assert.equal((await rels()).length, 3);
+  });
+
   test("a dropped call (status 0) is logged against its resource", async () => {
     await post(base, "/_admin/reset", {});
     await post(base, "/_admin/faults", { status: 0, ops: ["register"] });
