@@ -7,7 +7,10 @@ Outcome classify(Op op, std::optional<unsigned> status) {
   const unsigned s = *status;
   if (s >= 200 && s < 300) return {Action::success, {}};
   if (s == 404 && op == Op::deregister) return {Action::success, {}};
-  if (s == 503) return {Action::retry, kUnavailable};
+  // 408 and 499: the request timed out or was given up on before the service
+  // acted on it (the reference server's answer past X-Request-Deadline). A
+  // timeout, not a verdict on the event: retry like one.
+  if (s == 503 || s == 408 || s == 499) return {Action::retry, kUnavailable};
   if (s == 502 || s == 504) return {Action::retry, kGateway};
   if (s == 401) return {Action::retry, kAuthentication};
   if (s == 403) return {Action::retry, kAuthorization};

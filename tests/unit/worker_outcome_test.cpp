@@ -21,6 +21,8 @@ TEST_CASE("outcome: the status table, exactly as DESIGN.md gives it") {
       {Op::deregister, 200, Action::success, ""},
       {Op::register_, std::nullopt, Action::retry, kUnavailable},
       {Op::register_, 503, Action::retry, kUnavailable},
+      {Op::register_, 408, Action::retry, kUnavailable},
+      {Op::deregister, 499, Action::retry, kUnavailable},
       {Op::register_, 502, Action::retry, kGateway},
       {Op::deregister, 504, Action::retry, kGateway},
       {Op::register_, 401, Action::retry, kAuthentication},
