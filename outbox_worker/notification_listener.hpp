@@ -8,11 +8,10 @@
 #include <functional>
 #include <thread>
 
+#include "common/outbox_channel.hpp"
 #include "common/pg_pool.hpp"
 
 namespace fgac::worker {
-
-inline constexpr const char* kOutboxChannel = "authz_outbox";
 
 class NotificationListener {
  public:

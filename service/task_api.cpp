@@ -2,6 +2,7 @@
 
 #include "common/log.hpp"
 #include "common/monitor.hpp"
+#include "common/outbox_channel.hpp"
 #include "common/uuid.hpp"
 #include "schema/migrator.hpp"
 #include "service/error_mapping.hpp"
@@ -40,8 +41,15 @@ TaskApi::TaskApi(asio::io_context& ioc, ApiConfig config)
       config_(std::move(config)),
       registry_(std::make_shared<prometheus::Registry>()),
       metrics_(*registry_),
-      pool_(std::make_unique<PgPool>(config_.database, prepare_task_statements)),
       repository_(config_.dual_write) {
+  if (config_.dual_write) notifier_ = std::make_unique<OutboxNotifier>(config_.database);
+  pool_ = std::make_unique<PgPool>(config_.database, [dual_write = config_.dual_write](pqxx::connection& conn) {
+    prepare_task_statements(conn);
+    if (dual_write) {
+      pqxx::nontransaction session(conn);
+      session.exec0(kDeferOutboxNotify);  // the OutboxNotifier wakes the workers after each commit
+    }
+  });
   if (config_.authn) authn_ = std::make_unique<AuthnClient>(ioc_.get_executor(), *config_.authn);
   server_ = std::make_shared<HttpServer>(ioc_, config_.http, [this](HttpRequest& req) { return handle(req); });
   monitor_ = std::make_shared<HttpServer>(
@@ -53,9 +61,11 @@ TaskApi::TaskApi(asio::io_context& ioc, ApiConfig config)
 
 TaskApi::~TaskApi() {
   pool_->stop();
+  if (notifier_) notifier_->stop();
 }
 
 void TaskApi::start() {
+  if (notifier_) notifier_->start();
   server_->start();
   monitor_->start();
   log::info("task-api started", {{"port", server_->port()},
@@ -88,6 +98,10 @@ asio::awaitable<bool> TaskApi::ready() {
   } catch (const std::exception&) {
     co_return false;
   }
+}
+
+void TaskApi::outbox_changed() {
+  if (notifier_) notifier_->notify();
 }
 
 asio::awaitable<HttpResponse> TaskApi::handle(HttpRequest& req) {
@@ -193,6 +207,7 @@ asio::awaitable<HttpResponse> TaskApi::create_task(const CreateTaskRequest& requ
       co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.create_task(c, task); });
   // The agent is named in the body, not the path: an unknown one is an invalid field.
   if (!json) throw ApiError(ErrorKind::invalid, "agent not found");
+  outbox_changed();
   metrics_.task_created(task.creator.kind());
   co_return json_ok(http::status::created, std::move(*json));
 }
@@ -208,7 +223,10 @@ asio::awaitable<HttpResponse> TaskApi::agent_rpc(const AgentRef& agent, HttpRequ
       [&](pqxx::connection& c) { return repository_.get_or_create_task(c, task); });
   // Here the agent is the path's resource: an unknown one is a 404.
   if (!result.json) throw ApiError(ErrorKind::not_found, "agent not found");
-  if (result.created) metrics_.task_created(task.creator.kind());
+  if (result.created) {
+    outbox_changed();
+    metrics_.task_created(task.creator.kind());
+  }
   std::string body = R"({"jsonrpc":"2.0","id":)" + rpc.id.dump() + R"(,"result":)" + *result.json + "}";
   co_return json_ok(http::status::ok, std::move(body));
 }
@@ -227,6 +245,9 @@ asio::awaitable<HttpResponse> TaskApi::delete_task(const RouteMatch& match, cons
   }
   // The same 404 whether dual-write is on or off.
   if (!result.id) throw ApiError(ErrorKind::not_found, "task not found");
+  if (result.outbox == OutboxOnDelete::desire_flipped || result.outbox == OutboxOnDelete::deregister_enqueued) {
+    outbox_changed();
+  }
   co_return json_ok(http::status::ok, nlohmann::json{{"id", *result.id}, {"message", "task deleted"}}.dump());
 }
 

@@ -10,6 +10,7 @@
 #include "service/api_metrics.hpp"
 #include "service/authn_client.hpp"
 #include "service/config.hpp"
+#include "service/outbox_notifier.hpp"
 #include "service/routes.hpp"
 #include "service/task_repository.hpp"
 
@@ -37,6 +38,8 @@ class TaskApi {
                                                  const std::optional<Principal>& principal);
   boost::asio::awaitable<HttpResponse> delete_task(const RouteMatch& match, const std::optional<Principal>& principal);
   boost::asio::awaitable<bool> ready();
+  // After a commit that made an outbox row due: wake the workers.
+  void outbox_changed();
 
   template <class R, class Fn>
   boost::asio::awaitable<R> db(Fn fn) {
@@ -47,6 +50,7 @@ class TaskApi {
   ApiConfig config_;
   std::shared_ptr<prometheus::Registry> registry_;
   ApiMetrics metrics_;
+  std::unique_ptr<OutboxNotifier> notifier_;  // dual-write only
   std::unique_ptr<PgPool> pool_;
   std::unique_ptr<AuthnClient> authn_;
   TaskRepository repository_;

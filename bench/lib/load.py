@@ -41,9 +41,10 @@ def percentile(sorted_values, q):
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
-def pgbench(pg, script, clients, seconds, defines=None, rate=None):
+def pgbench(pg, script, clients, seconds, defines=None, rate=None, session_options=None):
     """Runs a custom pgbench script with prepared statements; per-transaction
-    latencies come from pgbench's own transaction log."""
+    latencies come from pgbench's own transaction log. session_options
+    ({"name": "value"}) are set on every pgbench session, as PGOPTIONS -c."""
     work = tempfile.mkdtemp(prefix="fgac-pgbench-")
     script_path = os.path.join(work, "script.sql")
     with open(script_path, "w") as f:
@@ -55,7 +56,10 @@ def pgbench(pg, script, clients, seconds, defines=None, rate=None):
         argv[1:1] = ["-D", f"{k}={v}"]
     if rate:
         argv[1:1] = ["-R", str(rate)]
-    r = subprocess.run(argv, capture_output=True, text=True, cwd=work)
+    env = dict(os.environ)
+    if session_options:
+        env["PGOPTIONS"] = " ".join(f"-c {k}={v}" for k, v in session_options.items())
+    r = subprocess.run(argv, capture_output=True, text=True, cwd=work, env=env)
     if r.returncode != 0:
         raise RuntimeError(f"pgbench failed: {r.stdout}{r.stderr}")
     latencies = []

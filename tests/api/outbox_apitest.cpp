@@ -1,9 +1,14 @@
 // The outbox is written in the task's own transaction, and only with dual-write on.
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <thread>
+
+#include "common/outbox_channel.hpp"
 #include "tests/api/api_fixture.hpp"
 
 using namespace fgac::testing;
+using namespace std::chrono_literals;
 
 TEST_CASE("outbox: create writes one register row in the same transaction") {
   ApiFixture api;
@@ -119,4 +124,75 @@ TEST_CASE("outbox: the partial creator indexes serve the creator filters (EXPLAI
     }
   }
   (void)agent_id;
+}
+
+namespace {
+
+// LISTENs like a worker and tells which backends sent each wake-up.
+class WakeupListener {
+ public:
+  explicit WakeupListener(const std::string& url)
+      : conn_(fgac::pg_connect(settings_for(url))), receiver_(*conn_, senders_) {
+    conn_->get_notifs();
+  }
+  // The application_name of every session that notified within `window`.
+  std::vector<std::string> senders_within(std::chrono::milliseconds window) {
+    senders_.clear();
+    const auto deadline = std::chrono::steady_clock::now() + window;
+    while (std::chrono::steady_clock::now() < deadline) conn_->await_notification(0, 50000);
+    std::vector<std::string> names;
+    for (int pid : senders_) {
+      pqxx::nontransaction tx(*conn_);
+      auto r = tx.exec_params("SELECT application_name FROM pg_stat_activity WHERE pid = $1", pid);
+      names.push_back(r.empty() ? "(gone)" : r[0][0].as<std::string>());
+    }
+    return names;
+  }
+
+ private:
+  struct Receiver : pqxx::notification_receiver {
+    Receiver(pqxx::connection_base& c, std::vector<int>& pids)
+        : pqxx::notification_receiver(c, fgac::kOutboxChannel), senders(pids) {}
+    void operator()(const std::string&, int backend_pid) override { senders.push_back(backend_pid); }
+    std::vector<int>& senders;
+  };
+  std::unique_ptr<pqxx::connection> conn_;
+  std::vector<int> senders_;
+  Receiver receiver_;
+};
+
+}  // namespace
+
+TEST_CASE("outbox: creates and deletes wake the workers after their commit, from the notifier's session only") {
+  ApiFixture api;
+  api.agent("agent-wake");
+  WakeupListener listener(api.database_url());
+  const std::vector<std::string> notifier_only{"fgac-tests-notify"};
+
+  // The creating transactions send nothing themselves (their commits would
+  // serialize on Postgres's notify lock); the notifier sends one or more.
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(api.post("/tasks", {{"agent_name", "agent-wake"}, {"name", "wake-" + std::to_string(i)}}).status == 201);
+  }
+  auto senders = listener.senders_within(500ms);
+  CHECK(!senders.empty());
+  CHECK(senders.size() <= 5);
+  for (const auto& name : senders) CHECK(name == notifier_only[0]);
+
+  // A delete whose register was sent flips the desire: the workers are woken again.
+  api.scalar("WITH u AS (UPDATE authz_outbox SET sent = true WHERE resource_id = (SELECT id::text FROM tasks "
+             "WHERE name = 'wake-0') RETURNING 1) SELECT count(*) FROM u");
+  REQUIRE(api.call("DELETE", "/tasks/name/wake-0").status == 200);
+  CHECK(listener.senders_within(500ms) == notifier_only);
+
+  // A delete that drops a never-sent register leaves nothing to deliver: no wake-up.
+  REQUIRE(api.call("DELETE", "/tasks/name/wake-1").status == 200);
+  CHECK(listener.senders_within(300ms).empty());
+
+  // Writers other than the API (taskctl, plain SQL) still get the trigger's NOTIFY, sent by their own session.
+  auto writer = fgac::pg_connect(settings_for(api.database_url()));
+  pqxx::nontransaction(*writer).exec0(
+      "UPDATE authz_outbox SET generation = generation + 1 "
+      "WHERE resource_id = (SELECT id::text FROM tasks WHERE name = 'wake-2')");
+  CHECK(listener.senders_within(300ms) == std::vector<std::string>{"fgac-tests"});
 }
