@@ -73,7 +73,8 @@ void OutboxNotifier::run() {
     } catch (const std::exception& e) {
       conn.reset();
       // One line per outage, not per create; the workers' poll covers the gap.
-      if (!failing) log::warn("outbox notifier cannot reach the database; workers poll meanwhile", {{"error", e.what()}});
+      if (!failing)
+        log::warn("outbox notifier cannot reach the database; workers poll meanwhile", {{"error", e.what()}});
       failing = true;
       if (!pause_unless_stopping(kReconnectPause)) return;
       continue;

@@ -180,8 +180,9 @@ TEST_CASE("outbox: creates and deletes wake the workers after their commit, from
   for (const auto& name : senders) CHECK(name == notifier_only[0]);
 
   // A delete whose register was sent flips the desire: the workers are woken again.
-  api.scalar("WITH u AS (UPDATE authz_outbox SET sent = true WHERE resource_id = (SELECT id::text FROM tasks "
-             "WHERE name = 'wake-0') RETURNING 1) SELECT count(*) FROM u");
+  api.scalar(
+      "WITH u AS (UPDATE authz_outbox SET sent = true WHERE resource_id = (SELECT id::text FROM tasks "
+      "WHERE name = 'wake-0') RETURNING 1) SELECT count(*) FROM u");
   REQUIRE(api.call("DELETE", "/tasks/name/wake-0").status == 200);
   CHECK(listener.senders_within(500ms) == notifier_only);
 
