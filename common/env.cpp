@@ -111,7 +111,6 @@ const std::vector<std::string_view>& known_env_keys() {
                                                   "API_MAX_CONNECTIONS",
                                                   "API_READ_TIMEOUT_MS",
                                                   "API_IDLE_TIMEOUT_MS",
-                                                  "API_IO_THREADS",
                                                   "AUTHN_TIMEOUT_MS",
                                                   "AUTHN_CACHE_TTL_MS",
                                                   "AUTHN_CACHE_MAX_ENTRIES",
@@ -124,6 +123,9 @@ const std::vector<std::string_view>& known_env_keys() {
                                                   "WORKER_POLL_ONLY",
                                                   "WORKER_BACKOFF_BASE_MS",
                                                   "WORKER_BACKOFF_CAP_MS",
+                                                  "WORKER_BREAKER_TRIP_AFTER",
+                                                  "WORKER_BREAKER_PAUSE_BASE_MS",
+                                                  "WORKER_BREAKER_PAUSE_CAP_MS",
                                                   "WORKER_SHUTDOWN_GRACE_MS",
                                                   "WORKER_GAUGE_REFRESH_MS"};
   return keys;

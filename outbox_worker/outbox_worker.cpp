@@ -31,6 +31,7 @@ OutboxWorker::OutboxWorker(asio::io_context& ioc, WorkerConfig config)
              config_.service_token),
       wake_timer_(ioc_),
       gauge_timer_(ioc_),
+      breaker_(config_.breaker),
       rng_(std::random_device{}()) {
   monitor_ = std::make_shared<HttpServer>(
       ioc_, config_.monitor, monitor_handler(registry_, [this]() -> asio::awaitable<Readiness> {
@@ -76,9 +77,12 @@ void OutboxWorker::wake() {
 
 asio::awaitable<void> OutboxWorker::claim_loop() {
   while (!stopping_) {
-    const long long free_slots = config_.concurrency - in_flight_;
-    if (free_slots > 0) {
-      const long long want = std::min(free_slots, config_.batch_size);
+    const long long allowed = breaker_.claim_limit(config_.concurrency - in_flight_, Clock::now());
+    if (allowed > 0) {
+      const long long want = std::min(allowed, config_.batch_size);
+      // Only a claim that starts while the breaker is open is its probe; one
+      // that it opened under is a batch from before the trip.
+      const bool probing = breaker_.open();
       std::vector<ClaimedRow> rows;
       bool failed = false;
       wake_pending_ = false;
@@ -96,11 +100,12 @@ asio::awaitable<void> OutboxWorker::claim_loop() {
         // Claimed during shutdown: hand the rows straight back.
         break;
       }
+      const bool probe = probing && breaker_.claimed(static_cast<long long>(rows.size()));
       // The lease started server-side no earlier than claimed_at.
       const auto lease_end = claimed_at + config_.lease;
       for (auto& row : rows) {
         ++in_flight_;
-        asio::co_spawn(ioc_, deliver(std::move(row), lease_end), asio::detached);
+        asio::co_spawn(ioc_, deliver(std::move(row), lease_end, probe), asio::detached);
       }
       if (failed) {
         wake_timer_.expires_after(kClaimErrorPause);
@@ -109,16 +114,41 @@ asio::awaitable<void> OutboxWorker::claim_loop() {
         continue;
       }
       // A full batch means more is probably due: go again at once.
-      if (static_cast<long long>(rows.size()) == want && in_flight_ < config_.concurrency) continue;
+      if (static_cast<long long>(rows.size()) == want && in_flight_ < config_.concurrency && !breaker_.open()) {
+        continue;
+      }
     }
-    if (wake_pending_ && in_flight_ < config_.concurrency) continue;
-    wake_timer_.expires_after(config_.poll_interval);
+    const auto now = Clock::now();
+    if (wake_pending_ && breaker_.claim_limit(config_.concurrency - in_flight_, now) > 0) continue;
+    // While the breaker is open, wake-ups cannot shorten its pause: the loop
+    // sleeps until the probe may go (or, with nothing due, until the next
+    // poll), and the probe's result wakes it.
+    auto sleep = std::chrono::duration_cast<Clock::duration>(config_.poll_interval);
+    if (auto until_probe = breaker_.until_probe(now); until_probe && *until_probe > Clock::duration::zero()) {
+      sleep = std::min(sleep, *until_probe);
+    }
+    wake_timer_.expires_after(sleep);
     boost::system::error_code ec;
     co_await wake_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
 }
 
-asio::awaitable<void> OutboxWorker::deliver(ClaimedRow row, Clock::time_point lease_end) {
+void OutboxWorker::record_for_breaker(bool unavailable, bool probe) {
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  const bool changed = breaker_.record(unavailable, probe, Clock::now(), unit(rng_));
+  // After a probe the loop re-arms its timer for the next one, or claims at full rate.
+  if (probe || changed) wake();
+  if (!changed) return;
+  metrics_.breaker_open(breaker_.open());
+  if (breaker_.open()) {
+    log::warn("authz service unavailable: circuit breaker open, claiming one probe row at a time",
+              {{"after_consecutive_failures", config_.breaker.trip_after}});
+  } else {
+    log::info("authz service answering again: circuit breaker closed");
+  }
+}
+
+asio::awaitable<void> OutboxWorker::deliver(ClaimedRow row, Clock::time_point lease_end, bool probe) {
   const Op op = row.op;
   metrics_.attempt(op);
   // The call may not outlive the lease (minus a margin): then the row could be
@@ -129,6 +159,8 @@ asio::awaitable<void> OutboxWorker::deliver(ClaimedRow row, Clock::time_point le
   const auto started = Clock::now();
   CallResult result = co_await authz_.deliver(row, timeout);
   metrics_.request_duration(op, std::chrono::duration<double>(Clock::now() - started).count());
+  const Outcome outcome = classify(op, result.status);
+  record_for_breaker(means_service_unavailable(outcome), probe);
 
   bool applied = true;
   try {
@@ -137,7 +169,6 @@ asio::awaitable<void> OutboxWorker::deliver(ClaimedRow row, Clock::time_point le
       log::warn("abandoned a call that outlived its lease budget",
                 {{"resource_id", row.resource_id}, {"op", op_name(op)}});
     } else {
-      const Outcome outcome = classify(op, result.status);
       switch (outcome.action) {
         case Action::success: {
           applied =

@@ -12,6 +12,7 @@
 #include "common/http_server.hpp"
 #include "common/pg_pool.hpp"
 #include "outbox_worker/authz_client.hpp"
+#include "outbox_worker/circuit_breaker.hpp"
 #include "outbox_worker/notification_listener.hpp"
 #include "outbox_worker/outbox_repository.hpp"
 #include "outbox_worker/worker_config.hpp"
@@ -34,7 +35,9 @@ class OutboxWorker {
 
  private:
   boost::asio::awaitable<void> claim_loop();
-  boost::asio::awaitable<void> deliver(ClaimedRow row, std::chrono::steady_clock::time_point lease_end);
+  boost::asio::awaitable<void> deliver(ClaimedRow row, std::chrono::steady_clock::time_point lease_end, bool probe);
+  // Feeds a call's result to the circuit breaker; logs and exports its changes.
+  void record_for_breaker(bool unavailable, bool probe);
   boost::asio::awaitable<void> gauge_loop();
   boost::asio::awaitable<void> drain_and_stop(std::function<void()> done);
   void wake();
@@ -55,6 +58,7 @@ class OutboxWorker {
   std::shared_ptr<HttpServer> monitor_;
   boost::asio::steady_timer wake_timer_;
   boost::asio::steady_timer gauge_timer_;
+  CircuitBreaker breaker_;
   bool wake_pending_ = false;
   bool stopping_ = false;
   bool claiming_ = false;

@@ -33,6 +33,11 @@ inline constexpr std::string_view kService = "ServiceError";
 //   2xx                         -> success
 Outcome classify(Op op, std::optional<unsigned> status);
 
+// The authz service itself is away (not this one request): what trips the circuit breaker.
+inline bool means_service_unavailable(const Outcome& outcome) {
+  return outcome.exception_class == kUnavailable || outcome.exception_class == kGateway;
+}
+
 std::string_view op_name(Op op);
 
 }  // namespace fgac::worker

@@ -37,6 +37,11 @@ WorkerConfig load_worker_config(const EnvSource& env) {
   c.poll_only = r.boolean("WORKER_POLL_ONLY", false);
   c.retry.base = r.millis("WORKER_BACKOFF_BASE_MS", kBackoffBase, milliseconds(1), milliseconds(600000));
   c.retry.cap = r.millis("WORKER_BACKOFF_CAP_MS", kBackoffCap, milliseconds(1), milliseconds(86400000));
+  c.breaker.trip_after = static_cast<int>(r.integer("WORKER_BREAKER_TRIP_AFTER", kBreakerTripAfter, 0, 100000));
+  c.breaker.pause.base =
+      r.millis("WORKER_BREAKER_PAUSE_BASE_MS", kBreakerPauseBase, milliseconds(1), milliseconds(600000));
+  c.breaker.pause.cap =
+      r.millis("WORKER_BREAKER_PAUSE_CAP_MS", kBreakerPauseCap, milliseconds(1), milliseconds(600000));
   c.connect_timeout = r.millis("AUTHZ_CONNECT_TIMEOUT_MS", milliseconds(2000), milliseconds(10), milliseconds(600000));
   c.request_timeout = r.millis("AUTHZ_REQUEST_TIMEOUT_MS", milliseconds(10000), milliseconds(10), milliseconds(600000));
   c.shutdown_grace = r.millis("WORKER_SHUTDOWN_GRACE_MS", milliseconds(20000), milliseconds(0), milliseconds(3600000));
@@ -47,6 +52,9 @@ WorkerConfig load_worker_config(const EnvSource& env) {
   c.monitor.port = r.port("WORKER_MONITOR_PORT", 8082);
   c.monitor.max_connections = 64;
   if (c.retry.base > c.retry.cap) r.fail("WORKER_BACKOFF_BASE_MS must not exceed WORKER_BACKOFF_CAP_MS");
+  if (c.breaker.pause.base > c.breaker.pause.cap) {
+    r.fail("WORKER_BREAKER_PAUSE_BASE_MS must not exceed WORKER_BREAKER_PAUSE_CAP_MS");
+  }
   // A call that could outlive its lease might complete after another worker re-claimed the row.
   if (c.request_timeout + kLeaseSafetyMargin >= c.lease) {
     r.fail("AUTHZ_REQUEST_TIMEOUT_MS (" + std::to_string(c.request_timeout.count()) + ") plus the " +

@@ -8,6 +8,7 @@
 #include "common/http_server.hpp"
 #include "common/log.hpp"
 #include "common/pg_pool.hpp"
+#include "outbox_worker/circuit_breaker.hpp"
 #include "outbox_worker/retry_policy.hpp"
 
 namespace fgac::worker {
@@ -27,6 +28,7 @@ struct WorkerConfig {
   std::chrono::milliseconds poll_interval{1000};
   bool poll_only = false;
   RetrySettings retry;
+  BreakerSettings breaker;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds request_timeout{10000};
   std::chrono::milliseconds shutdown_grace{20000};

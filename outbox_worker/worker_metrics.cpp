@@ -47,6 +47,11 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                  .Help("Age of the oldest pending outbox row")
                  .Register(registry)
                  .Add({});
+  breaker_open_ = &prometheus::BuildGauge()
+                       .Name("task_fgac_dual_write_breaker_open")
+                       .Help("1 while the circuit breaker holds claims back because the authz service is unavailable")
+                       .Register(registry)
+                       .Add({});
 }
 
 void WorkerMetrics::success(Op op, double lag_seconds) {

@@ -27,6 +27,7 @@ class WorkerMetrics {
   void failure(Op op, std::string_view exception_class) { by_class(failures_, op, exception_class).Increment(); }
   void request_duration(Op op, double seconds) { per_op_.at(index(op)).duration->Observe(seconds); }
   void gauges(const OutboxGauges& g);
+  void breaker_open(bool open) { breaker_open_->Set(open ? 1.0 : 0.0); }
 
  private:
   struct PerOp {
@@ -45,6 +46,7 @@ class WorkerMetrics {
   prometheus::Gauge* pending_;
   prometheus::Gauge* dead_;
   prometheus::Gauge* oldest_;
+  prometheus::Gauge* breaker_open_;
 };
 
 }  // namespace fgac::worker

@@ -44,7 +44,8 @@ HISTOGRAMS = {
     "task_fgac_dual_write_lag_seconds": ["op"],
     "http_request_duration_seconds": ["route", "method"],
 }
-GAUGES = {"authz_outbox_pending": [], "authz_outbox_dead": [], "authz_outbox_oldest_pending_age_seconds": []}
+GAUGES = {"authz_outbox_pending": [], "authz_outbox_dead": [], "authz_outbox_oldest_pending_age_seconds": [],
+          "task_fgac_dual_write_breaker_open": []}
 WORKER_METRICS = {m for m in {**COUNTERS, **HISTOGRAMS, **GAUGES} if m.startswith(("task_fgac", "authz_outbox"))}
 KNOWN_METRICS = (
     set(COUNTERS) | set(GAUGES) | {"up"}

@@ -57,6 +57,9 @@ TEST_CASE("worker config: the defaults are the documented ones") {
   CHECK(c.request_timeout == milliseconds(10000));
   CHECK(c.shutdown_grace == milliseconds(20000));
   CHECK(c.gauge_refresh == milliseconds(5000));
+  CHECK(c.breaker.trip_after == kBreakerTripAfter);
+  CHECK(c.breaker.pause.base == kBreakerPauseBase);
+  CHECK(c.breaker.pause.cap == kBreakerPauseCap);
   CHECK(c.monitor.port == 8082);
   CHECK_FALSE(c.service_token.has_value());
   CHECK_FALSE(c.worker_id.empty());
@@ -71,6 +74,9 @@ TEST_CASE("worker config: every variable is read") {
                                                {"WORKER_POLL_ONLY", "true"},
                                                {"WORKER_BACKOFF_BASE_MS", "10"},
                                                {"WORKER_BACKOFF_CAP_MS", "20"},
+                                               {"WORKER_BREAKER_TRIP_AFTER", "0"},
+                                               {"WORKER_BREAKER_PAUSE_BASE_MS", "30"},
+                                               {"WORKER_BREAKER_PAUSE_CAP_MS", "40"},
                                                {"AUTHZ_CONNECT_TIMEOUT_MS", "100"},
                                                {"AUTHZ_REQUEST_TIMEOUT_MS", "2000"},
                                                {"WORKER_SHUTDOWN_GRACE_MS", "0"},
@@ -86,6 +92,9 @@ TEST_CASE("worker config: every variable is read") {
   CHECK(c.poll_only);
   CHECK(c.retry.base == milliseconds(10));
   CHECK(c.retry.cap == milliseconds(20));
+  CHECK(c.breaker.trip_after == 0);
+  CHECK(c.breaker.pause.base == milliseconds(30));
+  CHECK(c.breaker.pause.cap == milliseconds(40));
   CHECK(c.connect_timeout == milliseconds(100));
   CHECK(c.request_timeout == milliseconds(2000));
   CHECK(c.shutdown_grace == milliseconds(0));
@@ -109,11 +118,14 @@ TEST_CASE("worker config: all problems are reported at once, and the service tok
                                   {"WORKER_BATCH_SIZE", "many"},
                                   {"WORKER_BACKOFF_BASE_MS", "5000"},
                                   {"WORKER_BACKOFF_CAP_MS", "1000"},
+                                  {"WORKER_BREAKER_PAUSE_BASE_MS", "9000"},
+                                  {"WORKER_BREAKER_PAUSE_CAP_MS", "1000"},
                                   {"WORKER_CONCURENCY", "4"},
                                   {"AUTHZ_SERVICE_TOKEN", "s3cret"}});
   CHECK(message.find("WORKER_CONCURRENCY") != std::string::npos);
   CHECK(message.find("WORKER_BATCH_SIZE") != std::string::npos);
   CHECK(message.find("WORKER_BACKOFF_BASE_MS must not exceed WORKER_BACKOFF_CAP_MS") != std::string::npos);
+  CHECK(message.find("WORKER_BREAKER_PAUSE_BASE_MS must not exceed WORKER_BREAKER_PAUSE_CAP_MS") != std::string::npos);
   CHECK(message.find("WORKER_CONCURENCY") != std::string::npos);
   CHECK(message.find("s3cret") == std::string::npos);
 }

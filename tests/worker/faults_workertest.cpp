@@ -4,6 +4,8 @@
 // `taskctl outbox requeue`.
 #include <doctest/doctest.h>
 
+#include <thread>
+
 #include "tests/worker/harness.hpp"
 
 using namespace fgac::testing;
@@ -161,4 +163,46 @@ TEST_CASE("worker: a call that outlives the request timeout is retried as unavai
   REQUIRE(h.drained(seconds(10)));
   h.expect_registered(id, agent_id);
   CHECK(worker->metric("task_fgac_dual_write_success_total") == 1);
+}
+
+TEST_CASE("worker: while authz is down the circuit breaker holds claims to one probe at a time; recovery is at once") {
+  OutboxHarness h;
+  auto worker = h.start_worker("w-breaker", {"WORKER_BREAKER_PAUSE_BASE_MS=400", "WORKER_BREAKER_PAUSE_CAP_MS=1000"});
+  const auto agent_id = h.create_agent("agent-breaker");
+  CHECK(worker->metric("task_fgac_dual_write_breaker_open") == 0);
+  h.authz().set_faults({{"status", 503}, {"ops", {"register"}}});
+  std::vector<std::string> ids;
+  ids.reserve(40);
+  for (int i = 0; i < 40; ++i) ids.push_back(h.create_task(agent_id));
+  REQUIRE(eventually([&] { return worker->metric("task_fgac_dual_write_breaker_open") == 1; }, seconds(10)));
+
+  // Open: only probes go out, at most one per pause (200-400 ms, then 500-1000 ms).
+  // Without the breaker each of the 40 rows would be retried every 25-500 ms.
+  const double before = worker->metric("task_fgac_dual_write_attempts_total");
+  std::this_thread::sleep_for(seconds(3));
+  const double during = worker->metric("task_fgac_dual_write_attempts_total") - before;
+  MESSAGE("authz calls in 3 s with the breaker open: " << during);
+  CHECK(during >= 1);  // it keeps probing
+  CHECK(during <= 8);
+  CHECK(worker->metric("task_fgac_dual_write_breaker_open") == 1);
+  CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE dead_at IS NOT NULL") == 0);
+
+  // The first probe that gets through closes it and the backlog drains at full rate.
+  h.authz().clear_faults();
+  REQUIRE(h.drained(seconds(10)));
+  CHECK(worker->metric("task_fgac_dual_write_breaker_open") == 0);
+  for (const auto& id : ids) h.expect_registered(id, agent_id);
+  CHECK(worker->metric("task_fgac_dual_write_failures_total") == 0);
+  CHECK(worker->metric("task_fgac_dual_write_success_total", {R"(op="register")"}) == 40);
+}
+
+TEST_CASE("worker: per-request errors (a 400) never open the circuit breaker") {
+  OutboxHarness h;
+  auto worker = h.start_worker("w-breaker-400");
+  const auto agent_id = h.create_agent("agent-breaker-400");
+  h.authz().set_faults({{"status", 400}, {"ops", {"register"}}});
+  for (int i = 0; i < 20; ++i) (void)h.create_task(agent_id);
+  REQUIRE(eventually([&] { return h.scalar("SELECT count(*) FROM authz_outbox WHERE dead_at IS NOT NULL") == 20; },
+                     seconds(10)));
+  CHECK(worker->metric("task_fgac_dual_write_breaker_open") == 0);
 }
