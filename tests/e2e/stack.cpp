@@ -48,9 +48,11 @@ void Stack::start_worker(std::size_t index) {
   std::vector<std::string> env{"DATABASE_URL=" + url_, "AGENTEX_AUTH_URL=" + authz_.url(), "MONITOR_ADDR=127.0.0.1",
                                "WORKER_MONITOR_PORT=" + std::to_string(worker_ports_.at(index)),
                                "WORKER_ID=e2e-worker-" + std::to_string(index),
-                               // Short lease and backoff cap: crash recovery and post-outage drain within seconds.
+                               // Short lease, backoff cap and breaker pause cap: crash recovery and
+                               // post-outage drain within seconds.
                                "WORKER_LEASE_MS=4000", "AUTHZ_REQUEST_TIMEOUT_MS=1000", "WORKER_BACKOFF_CAP_MS=1000",
-                               "WORKER_POLL_INTERVAL_MS=250", "WORKER_GAUGE_REFRESH_MS=500", "LOG_LEVEL=warn"};
+                               "WORKER_BREAKER_PAUSE_CAP_MS=1000", "WORKER_POLL_INTERVAL_MS=250",
+                               "WORKER_GAUGE_REFRESH_MS=500", "LOG_LEVEL=warn"};
   env.insert(env.end(), options_.worker_env.begin(), options_.worker_env.end());
   workers_.at(index) =
       std::make_unique<ChildProcess>("outbox-worker", std::vector<std::string>{bin_dir() + "/outbox-worker"}, env);

@@ -26,9 +26,10 @@ WorkerProcess::WorkerProcess(const std::string& database_url, const std::string&
   std::vector<std::string> env{
       "DATABASE_URL=" + database_url, "AGENTEX_AUTH_URL=" + authz_url, "MONITOR_ADDR=127.0.0.1",
       "WORKER_MONITOR_PORT=" + std::to_string(port_), "WORKER_ID=" + worker_id,
-      // Short lease and backoff: crash recovery and post-fault drains within seconds.
+      // Short lease, backoff and breaker pause: crash recovery and post-fault drains within seconds.
       "WORKER_LEASE_MS=4000", "AUTHZ_REQUEST_TIMEOUT_MS=2000", "WORKER_BACKOFF_BASE_MS=50", "WORKER_BACKOFF_CAP_MS=500",
-      "WORKER_POLL_INTERVAL_MS=250", "WORKER_GAUGE_REFRESH_MS=200", "LOG_LEVEL=warn"};
+      "WORKER_BREAKER_PAUSE_CAP_MS=1000", "WORKER_POLL_INTERVAL_MS=250", "WORKER_GAUGE_REFRESH_MS=200",
+      "LOG_LEVEL=warn"};
   env.insert(env.end(), extra_env.begin(), extra_env.end());
   process_ =
       std::make_unique<ChildProcess>("outbox-worker", std::vector<std::string>{bin_dir() + "/outbox-worker"}, env);
