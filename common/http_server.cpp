@@ -1,6 +1,9 @@
 #include "common/http_server.hpp"
 
 #include <nlohmann/json.hpp>
+#include <algorithm>
+#include <iterator>
+#include <vector>
 
 #include "common/log.hpp"
 
@@ -9,6 +12,17 @@ namespace fgac {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
+
+namespace {
+
+// Room in a connection's read buffer beyond the header limit (for pipelined
+// bytes and body bytes in transit; a body itself goes straight to its string).
+constexpr std::size_t kReadBufferSlack = 16 * 1024;
+constexpr std::size_t kFirstReadBytes = 4096;
+constexpr std::size_t kMaxChunkExtensionBytes = 1024;
+constexpr auto kAcceptPauseOnExhaustion = std::chrono::milliseconds(100);
+
+}  // namespace
 
 HttpResponse json_response(http::status status, std::string body, unsigned version) {
   HttpResponse res{status, version};
@@ -19,7 +33,8 @@ HttpResponse json_response(http::status status, std::string body, unsigned versi
 
 HttpResponse json_error(http::status status, std::string_view message, unsigned version) {
   nlohmann::json body{{"message", message}, {"code", static_cast<int>(status)}, {"data", nullptr}};
-  return json_response(status, body.dump(), version);
+  // Messages may echo client input: never throw on invalid UTF-8.
+  return json_response(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), version);
 }
 
 HttpServer::HttpServer(asio::io_context& ioc, HttpServerSettings settings, HttpHandler handler)
@@ -47,6 +62,7 @@ void HttpServer::stop_accepting() {
 }
 
 asio::awaitable<void> HttpServer::accept_loop() {
+  asio::steady_timer pause(ioc_);
   while (accepting_) {
     beast::error_code ec;
     tcp::socket socket =
@@ -54,6 +70,13 @@ asio::awaitable<void> HttpServer::accept_loop() {
     if (ec) {
       if (!accepting_ || ec == asio::error::operation_aborted) break;
       log::warn("accept failed", {{"server", settings_.name}, {"error", ec.message()}});
+      // Out of file descriptors: accepting again at once would spin on the
+      // same error; give open connections a moment to close.
+      if (ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
+          ec == asio::error::no_buffer_space || ec == asio::error::no_memory) {
+        pause.expires_after(kAcceptPauseOnExhaustion);
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
       continue;
     }
     if (open_.load() >= settings_.max_connections) {
@@ -82,12 +105,72 @@ http::status status_for_read_error(const beast::error_code& ec) {
   return http::status::bad_request;
 }
 
+std::string_view message_for(http::status status, const beast::error_code& ec) {
+  switch (status) {
+    case http::status::payload_too_large:
+      return "request body too large";
+    case http::status::request_header_fields_too_large:
+      return "request headers too large";
+    case http::status::request_timeout:
+      return "request not received in time";
+    default:
+      break;
+  }
+  if (ec == http::error::buffer_overflow) return "request framing too large (chunk line, extension or trailer)";
+  if (ec == http::error::bad_chunk_extension) return "chunk extension too large or malformed";
+  return "malformed HTTP request";
+}
+
 bool is_disconnect(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
          ec == asio::error::operation_aborted || ec == asio::error::broken_pipe;
 }
 
+std::string lower_trimmed(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  std::string out(text);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::size_t field_count(const http::fields& fields) {
+  return static_cast<std::size_t>(std::distance(fields.begin(), fields.end()));
+}
+
+// Writes a response; a HEAD request gets the header only (its Content-Length
+// still tells the size a GET would have had).
+template <class Stream>
+asio::awaitable<void> write_response(Stream& stream, HttpResponse& res, bool head_only, beast::error_code& ec) {
+  http::response_serializer<http::string_body> serializer{res};
+  if (head_only) {
+    co_await http::async_write_header(stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    co_await http::async_write(stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
 }  // namespace
+
+std::optional<FramingError> framing_error(const http::fields& fields) {
+  std::vector<std::string> codings;
+  for (auto [it, end] = fields.equal_range(http::field::transfer_encoding); it != end; ++it) {
+    std::string_view value = it->value();
+    while (!value.empty()) {
+      auto comma = value.find(',');
+      auto token = lower_trimmed(value.substr(0, comma));
+      if (!token.empty()) codings.push_back(std::move(token));
+      value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
+    }
+  }
+  const bool has_length = fields.find(http::field::content_length) != fields.end();
+  if (fields.find(http::field::transfer_encoding) == fields.end()) return std::nullopt;
+  if (codings.empty() || codings.back() != "chunked")
+    return FramingError{http::status::bad_request, "Transfer-Encoding must end in chunked"};
+  if (has_length) return FramingError{http::status::bad_request, "Transfer-Encoding and Content-Length together"};
+  if (codings.size() > 1) return FramingError{http::status::not_implemented, "only the chunked transfer coding"};
+  return std::nullopt;
+}
 
 asio::awaitable<void> HttpServer::session(beast::tcp_stream stream) {
   struct OpenGuard {
@@ -95,35 +178,64 @@ asio::awaitable<void> HttpServer::session(beast::tcp_stream stream) {
     ~OpenGuard() { count.fetch_sub(1); }
   } guard{open_};
 
-  beast::flat_buffer buffer;
+  // Bounded: a chunk-size line, a chunk extension or a trailer section that
+  // does not fit is refused instead of buffered whole.
+  beast::flat_buffer buffer(settings_.max_header_bytes + kReadBufferSlack);
   bool first = true;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(settings_.max_header_bytes);
     parser.body_limit(settings_.max_body_bytes);
+    auto on_chunk = [](std::uint64_t, std::string_view extensions, beast::error_code& ec) {
+      if (extensions.size() > kMaxChunkExtensionBytes) ec = http::error::bad_chunk_extension;
+    };
+    parser.on_chunk_header(on_chunk);
     beast::error_code ec;
 
-    // A keep-alive connection may sit idle between requests; the first request must come promptly.
-    stream.expires_after(first ? settings_.read_timeout : settings_.idle_timeout);
+    // Between requests a keep-alive connection may idle; once a request's
+    // first byte is here, its whole header must follow within header_timeout.
+    if (!first && buffer.size() == 0) {
+      stream.expires_after(settings_.idle_timeout);
+      const auto n = co_await stream.async_read_some(buffer.prepare(std::min(kFirstReadBytes, buffer.max_size())),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+      buffer.commit(n);
+      if (ec) break;  // idle timeout or the client left: close quietly
+    }
+    stream.expires_after(settings_.header_timeout);
     co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-    if (!ec && !parser.is_done()) {
+    std::optional<FramingError> refused;
+    if (!ec) {
+      refused = framing_error(parser.get());
+      auto expect = parser.get()[http::field::expect];
+      if (!refused && !expect.empty()) {
+        if (lower_trimmed(expect) != "100-continue") {
+          refused = FramingError{http::status::expectation_failed, "only Expect: 100-continue is supported"};
+        } else if (!parser.is_done()) {
+          http::response<http::empty_body> go_on{http::status::continue_, 11};
+          stream.expires_after(settings_.read_timeout);
+          co_await http::async_write(stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
+        }
+      }
+    }
+    const std::size_t header_fields = ec ? 0 : field_count(parser.get());
+    if (!ec && !refused && !parser.is_done()) {
       stream.expires_after(settings_.read_timeout);
       co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      // Trailer fields would be merged into the headers (and so could reach
+      // authn as credentials): refuse them.
+      if (!ec && field_count(parser.get()) != header_fields)
+        refused = FramingError{http::status::bad_request, "trailer fields are not accepted"};
     }
-    if (ec) {
-      if (is_disconnect(ec)) break;
-      if (ec == beast::error::timeout && buffer.size() == 0 && !parser.got_some()) break;  // idle keep-alive
-      auto status = status_for_read_error(ec);
-      auto res =
-          json_error(status, status == http::status::payload_too_large                 ? "request body too large"
-                             : status == http::status::request_header_fields_too_large ? "request headers too large"
-                             : status == http::status::request_timeout                 ? "request not received in time"
-                                                                                       : "malformed HTTP request");
+    if (ec && is_disconnect(ec)) break;
+    if (ec && ec == beast::error::timeout && buffer.size() == 0 && !parser.got_some()) break;  // idle
+    if (ec || refused) {
+      const auto status = refused ? refused->status : status_for_read_error(ec);
+      auto res = json_error(status, refused ? refused->message : message_for(status, ec));
       res.keep_alive(false);
       res.prepare_payload();
       stream.expires_after(settings_.read_timeout);
       beast::error_code write_ec;
-      co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, write_ec));
+      co_await write_response(stream, res, false, write_ec);
       break;
     }
     first = false;
@@ -143,7 +255,7 @@ asio::awaitable<void> HttpServer::session(beast::tcp_stream stream) {
     res.keep_alive(keep_alive);
     res.prepare_payload();
     stream.expires_after(settings_.read_timeout);
-    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    co_await write_response(stream, res, req.method() == http::verb::head, ec);
     if (ec || !keep_alive) break;
   }
   beast::error_code ignored;

@@ -1,6 +1,8 @@
 // An HTTP/1.1 server on Boost.Beast: asynchronous accept, one strand and one
 // coroutine per connection, keep-alive, limits on header and body size, on
-// open connections, and deadlines on every read and write.
+// the read buffer, chunk extensions and open connections, deadlines on every
+// read and write, and strict request framing (RFC 9112: a Transfer-Encoding
+// that does not end in chunked is refused, never guessed at).
 #pragma once
 
 #include <atomic>
@@ -8,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include "common/asio.hpp"
 
@@ -26,9 +29,20 @@ struct HttpServerSettings {
   std::uint64_t max_body_bytes = std::uint64_t{1024} * 1024;
   std::uint32_t max_header_bytes = 16 * 1024;
   std::size_t max_connections = 1024;
-  std::chrono::milliseconds read_timeout{10000};
-  std::chrono::milliseconds idle_timeout{60000};
+  // The whole header section of every request, from its first byte (or
+  // from accept, for a connection's first request): a slow sender is cut off.
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds read_timeout{10000};   // the body, and each write
+  std::chrono::milliseconds idle_timeout{60000};   // keep-alive wait for the next request
 };
+
+// Why a request's framing is refused, or nullopt when it is acceptable (pure;
+// unit-tested). Only the chunked coding is understood.
+struct FramingError {
+  http::status status;
+  std::string_view message;
+};
+std::optional<FramingError> framing_error(const http::fields& fields);
 
 // A JSON error body: {"message": ..., "code": ..., "data": null}.
 HttpResponse json_error(http::status status, std::string_view message, unsigned version = 11);

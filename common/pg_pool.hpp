@@ -9,6 +9,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -30,15 +31,19 @@ struct PgSettings {
   // Jobs waiting for a connection beyond this are refused at once (503),
   // so an outage cannot pile up unbounded work and memory.
   std::size_t max_queued = 1024;
+  // A job still waiting for a connection after this long is answered
+  // PgOverloaded instead of run (0: wait as long as it takes).
+  std::chrono::milliseconds queue_timeout{0};
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds statement_timeout{5000};
   std::string application_name = "fgac-tasks";
 };
 
-// The database could not take the job: the pool's queue is full.
+// The database could not take the job: the pool's queue is full, or the job
+// waited longer than the queue timeout for a connection.
 class PgOverloaded : public std::runtime_error {
  public:
-  PgOverloaded() : std::runtime_error("database pool queue is full") {}
+  explicit PgOverloaded(const char* why = "database pool queue is full") : std::runtime_error(why) {}
 };
 
 // Adds connect_timeout, application_name and keepalive parameters unless the URL sets them.
@@ -46,6 +51,16 @@ std::string pg_connection_string(const PgSettings& settings);
 
 // Opens a connection with the session settings every fgac-tasks connection uses.
 std::unique_ptr<pqxx::connection> pg_connect(const PgSettings& settings);
+
+// A job handed to the pool, until the database thread or the queue timer takes it.
+template <class Handler, class Executor>
+struct PendingJob {
+  PendingJob(Handler h, const Executor& ex) : handler(std::move(h)), work(ex), timer(ex) {}
+  std::atomic<bool> taken{false};  // whichever comes first completes the handler
+  Handler handler;
+  boost::asio::executor_work_guard<Executor> work;
+  boost::asio::steady_timer timer;
+};
 
 class PgPool {
  public:
@@ -58,32 +73,52 @@ class PgPool {
   PgPool& operator=(const PgPool&) = delete;
 
   // Runs fn(conn) on a database thread; completion signature void(std::exception_ptr, R).
+  // The handler runs exactly once on its own executor: with the job's result,
+  // or with PgOverloaded when the queue is full or the job waited too long.
   template <class R, class Fn, class Token>
   auto async_run(Fn fn, Token&& token) {
     return boost::asio::async_initiate<Token, void(std::exception_ptr, R)>(
         [this](auto handler, Fn job) {
           auto ex = boost::asio::get_associated_executor(handler);
-          auto work = boost::asio::make_work_guard(ex);
           if (queued_.fetch_add(1) >= settings_.max_queued) {
             queued_.fetch_sub(1);
-            boost::asio::post(ex, [h = std::move(handler), w = std::move(work)]() mutable {
+            boost::asio::post(ex, [h = std::move(handler), w = boost::asio::make_work_guard(ex)]() mutable {
               h(std::make_exception_ptr(PgOverloaded{}), R{});
             });
             return;
           }
-          boost::asio::post(threads_,
-                            [this, h = std::move(handler), job = std::move(job), ex, w = std::move(work)]() mutable {
-                              std::exception_ptr error;
-                              R result{};
-                              try {
-                                result = with_connection<R>(job);
-                              } catch (...) {
-                                error = std::current_exception();
-                              }
-                              queued_.fetch_sub(1);
-                              boost::asio::post(ex, [h = std::move(h), error, result = std::move(result),
-                                                     w = std::move(w)]() mutable { h(error, std::move(result)); });
-                            });
+          using Pending = PendingJob<decltype(handler), decltype(ex)>;
+          auto pending = std::make_shared<Pending>(std::move(handler), ex);
+          if (settings_.queue_timeout.count() > 0) {
+            pending->timer.expires_after(settings_.queue_timeout);
+            pending->timer.async_wait([pending](const boost::system::error_code& ec) {
+              if (ec || pending->taken.exchange(true)) return;
+              std::move(pending->handler)(
+                  std::make_exception_ptr(PgOverloaded{"timed out waiting for a database connection"}),
+                               R{});
+            });
+          }
+          boost::asio::post(threads_, [this, pending, job = std::move(job), ex]() mutable {
+            const bool timed_out = pending->taken.exchange(true);
+            if (!timed_out) {
+              // The timer belongs to the handler's executor: cancel it there.
+              boost::asio::post(ex, [pending] { pending->timer.cancel(); });
+            }
+            std::exception_ptr error;
+            R result{};
+            if (!timed_out) {
+              try {
+                result = with_connection<R>(job);
+              } catch (...) {
+                error = std::current_exception();
+              }
+            }
+            queued_.fetch_sub(1);
+            if (timed_out) return;
+            boost::asio::post(ex, [pending, error, result = std::move(result)]() mutable {
+              std::move(pending->handler)(error, std::move(result));
+            });
+          });
         },
         token, std::move(fn));
   }

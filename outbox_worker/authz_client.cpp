@@ -4,7 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/text.hpp"
+
 namespace fgac::worker {
+namespace {
+constexpr std::size_t kMaxCallErrorBytes = 200;
+}  // namespace
 
 std::string authz_request_body(const ClaimedRow& row) {
   auto principal = nlohmann::json::parse(row.principal, nullptr, false);
@@ -17,9 +22,8 @@ std::string authz_request_body(const ClaimedRow& row) {
   return body.dump();
 }
 
-AuthzClient::AuthzClient(boost::asio::any_io_executor executor, HttpClientSettings settings,
-                         std::optional<std::string> service_token)
-    : client_(std::move(executor), std::move(settings)) {
+AuthzClient::AuthzClient(HttpClientSettings settings, std::optional<std::string> service_token)
+    : client_(std::move(settings)) {
   if (service_token) headers_.emplace_back("Authorization", "Bearer " + *service_token);
 }
 
@@ -45,10 +49,11 @@ boost::asio::awaitable<CallResult> AuthzClient::deliver(const ClaimedRow& row, s
         if (it != body.end() && it->is_string()) result.zedtoken = it->get<std::string>();
       }
     } else {
-      result.error = "HTTP " + std::to_string(res.status) + ": " + res.body.substr(0, 200);
+      // The body is the service's, not ours: bounded and made storable before it goes near a row.
+      result.error = storable_text("HTTP " + std::to_string(res.status) + ": " + res.body, kMaxCallErrorBytes);
     }
   } catch (const std::exception& e) {
-    result.error = e.what();
+    result.error = storable_text(e.what(), kMaxCallErrorBytes);
   }
   co_return result;
 }

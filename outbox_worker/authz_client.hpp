@@ -25,8 +25,7 @@ inline constexpr const char* kDeadlineHeader = "X-Request-Deadline";
 
 class AuthzClient {
  public:
-  AuthzClient(boost::asio::any_io_executor executor, HttpClientSettings settings,
-              std::optional<std::string> service_token);
+  AuthzClient(HttpClientSettings settings, std::optional<std::string> service_token);
   boost::asio::awaitable<CallResult> deliver(const ClaimedRow& row, std::chrono::milliseconds timeout);
 
  private:

@@ -1,5 +1,6 @@
 #include "outbox_worker/outbox_repository.hpp"
 
+#include "common/text.hpp"
 #include "common/uuid.hpp"
 
 namespace fgac::worker {
@@ -154,7 +155,7 @@ bool OutboxRepository::retry(pqxx::connection& conn, const ClaimedRow& row, std:
   pqxx::work tx(conn);
   auto updated = tx.exec_prepared("outbox_schedule_retry", row.resource_type, row.resource_id, row.generation,
                                   worker_id_, static_cast<long long>(delay.count()), std::string(exception_class),
-                                  status_param(status), error.substr(0, kMaxErrorLength));
+                                  status_param(status), storable_text(error, kMaxErrorLength));
   const bool done = updated.affected_rows() == 1 || release_if_superseded(tx, row);
   tx.commit();
   return done;
@@ -164,7 +165,7 @@ bool OutboxRepository::dead_letter(pqxx::connection& conn, const ClaimedRow& row
                                    std::optional<unsigned> status, const std::string& error) const {
   pqxx::work tx(conn);
   auto updated = tx.exec_prepared("outbox_dead_letter", row.resource_type, row.resource_id, row.generation, worker_id_,
-                                  std::string(exception_class), status_param(status), error.substr(0, kMaxErrorLength));
+                                  std::string(exception_class), status_param(status), storable_text(error, kMaxErrorLength));
   const bool done = updated.affected_rows() == 1 || release_if_superseded(tx, row);
   tx.commit();
   return done;

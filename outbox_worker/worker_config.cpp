@@ -21,9 +21,10 @@ WorkerConfig load_worker_config(const EnvSource& env) {
   c.database.url = r.required_str("DATABASE_URL");
   c.database.application_name = "outbox-worker";
   c.authz_url = r.required_str("AGENTEX_AUTH_URL");
+  c.authz_ca_file = r.optional_str("AGENTEX_AUTH_CA_FILE");
   if (!c.authz_url.empty()) {
     try {
-      (void)parse_upstream_url(c.authz_url);
+      (void)HttpClient(HttpClientSettings{.base_url = c.authz_url, .ca_file = c.authz_ca_file});
     } catch (const std::exception& e) {
       r.fail(std::string("AGENTEX_AUTH_URL: ") + e.what());
     }

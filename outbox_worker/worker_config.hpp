@@ -20,6 +20,7 @@ struct WorkerConfig {
   PgSettings database;
   HttpServerSettings monitor;
   std::string authz_url;
+  std::optional<std::string> authz_ca_file;  // https only: AGENTEX_AUTH_CA_FILE
   std::optional<std::string> service_token;
   std::string worker_id;
   long long batch_size = 100;

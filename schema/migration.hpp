@@ -30,8 +30,6 @@ const std::vector<MigrationFile>& embedded_migration_files();
 // on a bad file name or a duplicate version.
 std::vector<Migration> parse_migrations(const std::vector<MigrationFile>& files);
 
-std::string sha256_hex(std::string_view data);
-
 // Splits SQL text into statements on top-level semicolons, honouring comments,
 // quoted strings, quoted identifiers and dollar quoting. Empty statements are dropped.
 std::vector<std::string> split_sql_statements(std::string_view sql);

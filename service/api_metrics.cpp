@@ -2,6 +2,9 @@
 
 #include "common/monitor.hpp"
 
+#include <algorithm>
+#include <array>
+
 namespace fgac::api {
 
 ApiMetrics::ApiMetrics(prometheus::Registry& registry)
@@ -21,7 +24,16 @@ ApiMetrics::ApiMetrics(prometheus::Registry& registry)
       created_service_account_(&tasks_created_.Add({{"creator_kind", "service_account"}})),
       created_none_(&tasks_created_.Add({{"creator_kind", "none"}})) {}
 
-void ApiMetrics::observe_request(std::string_view route, std::string_view method, unsigned status, double seconds) {
+std::string_view method_label(std::string_view method) {
+  // A client may send any token as a method: only known ones become label values.
+  static constexpr std::array<std::string_view, 9> kKnown{"GET",    "HEAD",    "POST",  "PUT",  "DELETE",
+                                                          "PATCH", "OPTIONS", "TRACE", "CONNECT"};
+  return std::find(kKnown.begin(), kKnown.end(), method) != kKnown.end() ? method : "OTHER";
+}
+
+void ApiMetrics::observe_request(std::string_view route, std::string_view raw_method, unsigned status,
+                                 double seconds) {
+  const std::string_view method = method_label(raw_method);
   prometheus::Counter* counter = nullptr;
   prometheus::Histogram* histogram = nullptr;
   {

@@ -14,6 +14,9 @@
 
 namespace fgac::api {
 
+// The method as a label value: one of the standard methods, else "OTHER".
+std::string_view method_label(std::string_view method);
+
 class ApiMetrics {
  public:
   explicit ApiMetrics(prometheus::Registry& registry);

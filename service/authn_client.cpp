@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "common/log.hpp"
-#include "schema/migration.hpp"
+#include "common/digest.hpp"
 #include "service/api_error.hpp"
 
 namespace fgac::api {
@@ -39,38 +39,47 @@ std::size_t PrincipalCache::size() {
   return entries_.size();
 }
 
-bool is_forwarded_header(std::string_view name) {
-  static constexpr std::array<std::string_view, 12> kNotForwarded{
-      "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-      "te",         "trailer",    "trailers",           "transfer-encoding",
-      "upgrade",    "host",       "content-length",     "content-type"};
-  std::string lower(name);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return std::find(kNotForwarded.begin(), kNotForwarded.end(), lower) == kNotForwarded.end();
+const char* unforwardable_header(std::string_view lower_name) {
+  static constexpr std::array<std::string_view, 13> kHopByHop{
+      "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+      "host",       "content-length", "content-type", "expect", "proxy-authenticate", "proxy-authorization"};
+  if (std::find(kHopByHop.begin(), kHopByHop.end(), lower_name) != kHopByHop.end())
+    return "is a hop-by-hop or framing header";
+  if (lower_name == kPodTokenHeader) return "carries this service's own identity and is never taken from a client";
+  return nullptr;
 }
 
-AuthnClient::AuthnClient(boost::asio::any_io_executor executor, AuthnSettings settings)
+AuthnVerdict authn_verdict(unsigned status, bool service_account_auth_error) {
+  // The provider rejected our own identity, not the caller's: not the caller's fault.
+  if (service_account_auth_error) return AuthnVerdict::unavailable;
+  if (status == 200) return AuthnVerdict::principal;
+  if (status == 401 || status == 403) return AuthnVerdict::unauthenticated;
+  // 3xx, 429, 5xx and anything unexpected: the credentials were never judged.
+  return AuthnVerdict::unavailable;
+}
+
+AuthnClient::AuthnClient(AuthnSettings settings)
     : settings_(std::move(settings)),
-      client_(std::move(executor), HttpClientSettings{settings_.url, settings_.timeout, settings_.timeout}),
+      client_(HttpClientSettings{.base_url = settings_.url,
+                                 .connect_timeout = settings_.timeout,
+                                 .request_timeout = settings_.timeout,
+                                 .ca_file = settings_.ca_file}),
       cache_(settings_.cache_ttl, settings_.cache_max_entries) {}
 
 boost::asio::awaitable<Principal> AuthnClient::authenticate(const HttpRequest& request) {
   HeaderList headers;
-  std::vector<std::string> key_parts;
-  for (const auto& field : request) {
-    if (!is_forwarded_header(field.name_string())) continue;
-    headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    std::string part(field.name_string());
-    std::transform(part.begin(), part.end(), part.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    key_parts.push_back(part + ":" + std::string(field.value()));
-  }
-  // The key is a digest: the cache never holds a bearer token in the clear.
-  std::sort(key_parts.begin(), key_parts.end());
   std::string joined;
-  for (const auto& p : key_parts) joined += p + "\n";
-  const std::string key = schema::sha256_hex(joined);
+  for (const auto& name : settings_.forwarded_headers) {
+    // Every value of the header, in order: a second Authorization line must not hide.
+    for (auto [it, end] = request.equal_range(name); it != end; ++it) {
+      headers.emplace_back(name, std::string(it->value()));
+      joined.append(name).append(":").append(it->value()).append("\n");
+    }
+  }
+  // No credential at all: nothing for the provider to judge.
+  if (headers.empty()) throw ApiError(ErrorKind::unauthenticated, "not authenticated");
+  // The key is a digest: the cache never holds a bearer token in the clear.
+  const std::string key = sha256_hex(joined);
 
   const auto now = std::chrono::steady_clock::now();
   if (auto cached = cache_.get(key, now)) co_return *cached;
@@ -82,9 +91,21 @@ boost::asio::awaitable<Principal> AuthnClient::authenticate(const HttpRequest& r
     log::warn("authn service unreachable", {{"error", e.what()}});
     throw ApiError(ErrorKind::unavailable, "authentication service unavailable");
   }
-  if (res.status != 200) throw ApiError(ErrorKind::unauthenticated, "not authenticated");
+  switch (authn_verdict(res.status, res.service_account_auth_error.has_value())) {
+    case AuthnVerdict::unauthenticated:
+      throw ApiError(ErrorKind::unauthenticated, "not authenticated");
+    case AuthnVerdict::unavailable:
+      log::warn("authn service failed", {{"status", res.status},
+                                         {"service_account_auth_error", res.service_account_auth_error.value_or("")}});
+      throw ApiError(ErrorKind::unavailable, "authentication service unavailable");
+    case AuthnVerdict::principal:
+      break;
+  }
   auto body = nlohmann::json::parse(res.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) throw ApiError(ErrorKind::unauthenticated, "not authenticated");
+  if (body.is_discarded() || !body.is_object()) {
+    log::warn("authn service answered 200 without a JSON object");
+    throw ApiError(ErrorKind::unavailable, "authentication service unavailable");
+  }
   Principal principal = parse_principal(body);
   cache_.put(key, principal, now);
   co_return principal;

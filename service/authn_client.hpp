@@ -1,7 +1,8 @@
-// Authentication through the authn service: the caller's headers go to
-// POST {AGENTEX_AUTH_URL}/v1/authn; a 200 JSON object is the principal.
-// Answers are cached briefly (TTL, bounded size), never when they carry
-// credentials. Nothing the client sends is ever taken as a principal.
+// Authentication through the authn service: the caller's credential headers
+// (an allow-list) go to POST {AGENTEX_AUTH_URL}/v1/authn; a 200 JSON object is
+// the principal. Answers are cached briefly (TTL, bounded size) under a digest
+// of those headers, never when they carry credentials. Nothing the client
+// sends is ever taken as a principal.
 #pragma once
 
 #include <chrono>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "common/asio.hpp"
 #include "common/http_client.hpp"
@@ -19,8 +21,18 @@
 
 namespace fgac::api {
 
+// The credential headers agentex's auth-provider contract names (a bearer
+// token, an API key, a session cookie) and the account a caller selects,
+// which the provider judges. Nothing else reaches authn.
+inline const std::vector<std::string> kDefaultForwardedHeaders{"authorization", "x-api-key", "cookie",
+                                                              "x-selected-account-id"};
+// The agentex proxies' own pod identity toward the provider; a client's copy is never forwarded.
+inline constexpr std::string_view kPodTokenHeader = "x-kubernetes-service-account-token";
+
 struct AuthnSettings {
   std::string url;
+  std::optional<std::string> ca_file;                     // https only
+  std::vector<std::string> forwarded_headers = kDefaultForwardedHeaders;  // lower-case
   std::chrono::milliseconds timeout{2000};
   std::chrono::milliseconds cache_ttl{5000};
   std::size_t cache_max_entries = 10000;
@@ -46,12 +58,17 @@ class PrincipalCache {
   std::deque<std::string> order_;  // insertion order, for eviction
 };
 
-// Headers that are never forwarded to the authn service (hop-by-hop, or about the body).
-bool is_forwarded_header(std::string_view name);
+// Why a header name may not be forwarded to authn (hop-by-hop, framing, or
+// our own pod identity), or nullptr when it may (config validation).
+const char* unforwardable_header(std::string_view lower_name);
+
+// What authn's answer means for the caller (pure; one table).
+enum class AuthnVerdict { principal, unauthenticated, unavailable };
+AuthnVerdict authn_verdict(unsigned status, bool service_account_auth_error);
 
 class AuthnClient {
  public:
-  AuthnClient(boost::asio::any_io_executor executor, AuthnSettings settings);
+  explicit AuthnClient(AuthnSettings settings);
 
   // The caller's principal; throws ApiError(unauthenticated) or ApiError(unavailable).
   boost::asio::awaitable<Principal> authenticate(const HttpRequest& request);

@@ -1,6 +1,34 @@
 #include "service/config.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 namespace fgac::api {
+namespace {
+
+// "Authorization, X-Api-Key" → {"authorization", "x-api-key"}; refuses names
+// that must never be forwarded.
+std::vector<std::string> parse_forwarded_headers(const std::string& list, EnvReader& r) {
+  std::vector<std::string> out;
+  std::string_view rest = list;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    std::string name(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    std::erase_if(name, [](unsigned char c) { return std::isspace(c) != 0; });
+    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (name.empty()) continue;
+    if (const char* why = unforwardable_header(name)) {
+      r.fail("AUTHN_FORWARD_HEADERS: " + name + " " + why);
+    } else if (std::find(out.begin(), out.end(), name) == out.end()) {
+      out.push_back(std::move(name));
+    }
+  }
+  if (out.empty()) r.fail("AUTHN_FORWARD_HEADERS names no header");
+  return out;
+}
+
+}  // namespace
 
 ApiConfig load_api_config(const EnvSource& env) {
   using std::chrono::milliseconds;
@@ -9,6 +37,8 @@ ApiConfig load_api_config(const EnvSource& env) {
   c.database.url = r.required_str("DATABASE_URL");
   c.database.pool_size = static_cast<std::size_t>(r.integer("API_DB_POOL_SIZE", 8, 1, 256));
   c.database.application_name = "task-api";
+  c.database.queue_timeout =
+      r.millis("API_DB_QUEUE_TIMEOUT_MS", milliseconds(2000), milliseconds(10), milliseconds(600000));
 
   c.http.name = "api";
   c.http.address = r.str("API_ADDR", "0.0.0.0");
@@ -18,6 +48,8 @@ ApiConfig load_api_config(const EnvSource& env) {
   c.http.max_header_bytes = static_cast<std::uint32_t>(
       r.integer("API_MAX_HEADER_BYTES", std::int64_t{16} * 1024, 1024, std::int64_t{1024} * 1024));
   c.http.max_connections = static_cast<std::size_t>(r.integer("API_MAX_CONNECTIONS", 1024, 1, 100000));
+  c.http.header_timeout =
+      r.millis("API_HEADER_TIMEOUT_MS", milliseconds(10000), milliseconds(100), milliseconds(600000));
   c.http.read_timeout = r.millis("API_READ_TIMEOUT_MS", milliseconds(10000), milliseconds(100), milliseconds(600000));
   c.http.idle_timeout = r.millis("API_IDLE_TIMEOUT_MS", milliseconds(60000), milliseconds(100), milliseconds(3600000));
 
@@ -25,6 +57,7 @@ ApiConfig load_api_config(const EnvSource& env) {
   c.monitor.address = r.str("MONITOR_ADDR", "0.0.0.0");
   c.monitor.port = r.port("API_MONITOR_PORT", 8081);
   c.monitor.max_connections = 64;
+  c.max_json_depth = static_cast<std::size_t>(r.integer("API_MAX_JSON_DEPTH", 64, 2, 1000));
 
   c.dual_write = r.boolean("FGAC_TASKS_DUAL_WRITE", false);
   const bool auth_disabled = r.boolean("AUTH_DISABLED", false);
@@ -35,8 +68,10 @@ ApiConfig load_api_config(const EnvSource& env) {
     a.timeout = r.millis("AUTHN_TIMEOUT_MS", milliseconds(2000), milliseconds(10), milliseconds(60000));
     a.cache_ttl = r.millis("AUTHN_CACHE_TTL_MS", milliseconds(5000), milliseconds(0), milliseconds(3600000));
     a.cache_max_entries = static_cast<std::size_t>(r.integer("AUTHN_CACHE_MAX_ENTRIES", 10000, 0, 10000000));
+    a.ca_file = r.optional_str("AGENTEX_AUTH_CA_FILE");
+    if (auto list = r.optional_str("AUTHN_FORWARD_HEADERS")) a.forwarded_headers = parse_forwarded_headers(*list, r);
     try {
-      (void)parse_upstream_url(a.url);
+      (void)HttpClient(HttpClientSettings{.base_url = a.url, .ca_file = a.ca_file});
     } catch (const std::exception& e) {
       r.fail(std::string("AGENTEX_AUTH_URL: ") + e.what());
     }

@@ -17,6 +17,7 @@ struct ApiConfig {
   HttpServerSettings http;
   HttpServerSettings monitor;
   std::optional<AuthnSettings> authn;  // unset only with AUTH_DISABLED=true
+  std::size_t max_json_depth = 64;
   bool dual_write = false;
   log::Level log_level = log::Level::info;
 };

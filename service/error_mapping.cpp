@@ -31,12 +31,19 @@ http::status status_of(ErrorKind kind) {
   return http::status::internal_server_error;
 }
 
+HttpResponse unavailable(std::string_view message) {
+  auto res = json_error(http::status::service_unavailable, message);
+  res.set(http::field::retry_after, std::to_string(kRetryAfterSeconds));
+  return res;
+}
+
 }  // namespace
 
 HttpResponse error_response(const std::exception_ptr& error) {
   try {
     std::rethrow_exception(error);
   } catch (const ApiError& e) {
+    if (e.kind() == ErrorKind::unavailable) return unavailable(e.what());
     return json_error(status_of(e.kind()), e.what());
   } catch (const pqxx::unique_violation& e) {
     log::info("unique violation", {{"error", e.what()}});
@@ -47,11 +54,11 @@ HttpResponse error_response(const std::exception_ptr& error) {
   } catch (const pqxx::in_doubt_error& e) {
     // The commit may or may not have happened: never claim either way.
     log::error("transaction outcome unknown", {{"error", e.what()}});
-    return json_error(http::status::service_unavailable, "database unavailable; the outcome is unknown, retry safely");
+    return unavailable("database unavailable; the outcome is unknown, retry safely");
   } catch (const std::exception& e) {
     if (is_database_unavailable(e)) {
       log::warn("database unavailable", {{"error", e.what()}});
-      return json_error(http::status::service_unavailable, "database unavailable");
+      return unavailable("database unavailable");
     }
     log::error("unexpected error", {{"error", e.what()}});
     return json_error(http::status::internal_server_error, "internal error");

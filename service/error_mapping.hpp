@@ -8,6 +8,10 @@
 
 namespace fgac::api {
 
+// What a 503 tells the client to wait: the causes (authn or database briefly
+// away, a full pool) clear in about that long, and a retry is always safe.
+inline constexpr int kRetryAfterSeconds = 1;
+
 HttpResponse error_response(const std::exception_ptr& error);
 
 }  // namespace fgac::api

@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 
+#include "common/text.hpp"
 #include "common/uuid.hpp"
 
 namespace fgac::api {
@@ -54,17 +55,75 @@ AgentRef agent_ref(const nlohmann::json& body) {
   return ref;
 }
 
+// One pass over the body before it becomes a DOM: syntax (nlohmann's lexer
+// also rejects invalid UTF-8), nesting depth, NUL and unrepresentable numbers.
+// It stops at the first problem, so a hostile body costs no more than its bytes.
+class BodyScreen final : public nlohmann::json::json_sax_t {
+ public:
+  explicit BodyScreen(std::size_t max_depth) : max_depth_(max_depth) {}
+  std::optional<ApiError> problem;
+
+  bool null() override { return true; }
+  bool boolean(bool /*value*/) override { return true; }
+  bool number_integer(number_integer_t /*value*/) override { return true; }
+  bool number_unsigned(number_unsigned_t /*value*/) override { return true; }
+  bool number_float(number_float_t /*value*/, const string_t& text) override {
+    // An integer literal that reached here did not fit 64 bits and would be
+    // stored rounded. (A float that overflows a double is a lexer error.)
+    if (text.find_first_of(".eE") != string_t::npos) return true;
+    return refuse(ErrorKind::invalid, "integer " + text.substr(0, 32) + " is out of range");
+  }
+  bool string(string_t& value) override { return no_nul(value, "a string"); }
+  bool binary(binary_t& /*value*/) override { return true; }
+  bool start_object(std::size_t /*elements*/) override { return deeper(); }
+  bool key(string_t& value) override { return no_nul(value, "a key"); }
+  bool end_object() override { return shallower(); }
+  bool start_array(std::size_t /*elements*/) override { return deeper(); }
+  bool end_array() override { return shallower(); }
+  bool parse_error(std::size_t /*position*/, const std::string& /*token*/,
+                   const nlohmann::detail::exception& /*error*/) override {
+    return refuse(ErrorKind::malformed, "request body is not valid JSON");
+  }
+
+ private:
+  bool refuse(ErrorKind kind, const std::string& message) {
+    if (!problem) problem.emplace(kind, message);
+    return false;
+  }
+  bool no_nul(const string_t& value, const char* what) {
+    if (value.find('\0') == string_t::npos) return true;
+    return refuse(ErrorKind::invalid, std::string(what) + " contains a NUL character (\\u0000)");
+  }
+  bool deeper() {
+    if (++depth_ <= max_depth_) return true;
+    return refuse(ErrorKind::invalid, "JSON nested deeper than " + std::to_string(max_depth_) + " levels");
+  }
+  bool shallower() {
+    --depth_;
+    return true;
+  }
+
+  std::size_t max_depth_;
+  std::size_t depth_ = 0;
+};
+
 }  // namespace
 
-nlohmann::json parse_json_object(std::string_view body) {
+nlohmann::json parse_json_object(std::string_view body, std::size_t max_depth) {
+  BodyScreen screen(max_depth);
+  const bool ok = nlohmann::json::sax_parse(body, &screen);
+  if (!ok || screen.problem) {
+    if (screen.problem) throw *screen.problem;
+    throw ApiError(ErrorKind::malformed, "request body is not valid JSON");
+  }
   auto json = nlohmann::json::parse(body, nullptr, false);
   if (json.is_discarded()) throw ApiError(ErrorKind::malformed, "request body is not valid JSON");
   if (!json.is_object()) invalid("request body must be a JSON object");
   return json;
 }
 
-CreateAgentRequest parse_create_agent(std::string_view body) {
-  auto json = parse_json_object(body);
+CreateAgentRequest parse_create_agent(std::string_view body, std::size_t max_depth) {
+  auto json = parse_json_object(body, max_depth);
   reject_unknown_fields(json, {"name", "description"});
   CreateAgentRequest req;
   auto name = optional_name(json, "name");
@@ -74,8 +133,8 @@ CreateAgentRequest parse_create_agent(std::string_view body) {
   return req;
 }
 
-CreateTaskRequest parse_create_task(std::string_view body) {
-  auto json = parse_json_object(body);
+CreateTaskRequest parse_create_task(std::string_view body, std::size_t max_depth) {
+  auto json = parse_json_object(body, max_depth);
   reject_unknown_fields(json, {"agent_id", "agent_name", "name", "params", "task_metadata"});
   CreateTaskRequest req;
   req.agent = agent_ref(json);
@@ -85,8 +144,8 @@ CreateTaskRequest parse_create_task(std::string_view body) {
   return req;
 }
 
-RpcRequest parse_rpc(std::string_view body) {
-  auto json = parse_json_object(body);
+RpcRequest parse_rpc(std::string_view body, std::size_t max_depth) {
+  auto json = parse_json_object(body, max_depth);
   RpcRequest req;
   if (auto it = json.find("jsonrpc"); it == json.end() || *it != "2.0") invalid("jsonrpc must be \"2.0\"");
   if (auto it = json.find("id"); it != json.end()) {
@@ -112,12 +171,12 @@ CreateTaskRequest parse_rpc_task_create(const nlohmann::json& params, AgentRef a
   return req;
 }
 
-std::string percent_decode(std::string_view text) {
+std::string percent_decode(std::string_view text, PlusMeans plus) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
-    if (c == '+') {
+    if (c == '+' && plus == PlusMeans::space) {
       out.push_back(' ');
     } else if (c == '%') {
       unsigned value = 0;
@@ -130,6 +189,8 @@ std::string percent_decode(std::string_view text) {
       out.push_back(c);
     }
   }
+  if (!is_valid_utf8(out)) throw ApiError(ErrorKind::malformed, "URL is not valid UTF-8");
+  if (out.find('\0') != std::string::npos) invalid("URL contains a NUL character (%00)");
   return out;
 }
 
@@ -141,8 +202,8 @@ std::map<std::string, std::string> parse_query(std::string_view query) {
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     if (pair.empty()) continue;
     auto eq = pair.find('=');
-    auto key = percent_decode(pair.substr(0, eq));
-    auto value = eq == std::string_view::npos ? std::string{} : percent_decode(pair.substr(eq + 1));
+    auto key = percent_decode(pair.substr(0, eq), PlusMeans::space);
+    auto value = eq == std::string_view::npos ? std::string{} : percent_decode(pair.substr(eq + 1), PlusMeans::space);
     out[std::move(key)] = std::move(value);
   }
   return out;

@@ -17,6 +17,9 @@ inline constexpr std::size_t kMaxNameLength = 255;
 inline constexpr std::size_t kMaxDescriptionLength = 4096;
 inline constexpr std::int64_t kDefaultPageSize = 50;
 inline constexpr std::int64_t kMaxPageSize = 1000;
+// Arrays and objects nested deeper than this are refused (422) while the body
+// is parsed, before anything recursive (copy, dump, jsonb) sees it.
+inline constexpr std::size_t kDefaultMaxJsonDepth = 64;
 
 struct CreateAgentRequest {
   std::string name;
@@ -52,19 +55,28 @@ struct TaskFilter {
   std::int64_t page_number = 1;
 };
 
-// Parses a body that must be a JSON object: 400 when not JSON, 422 when not an object.
-nlohmann::json parse_json_object(std::string_view body);
+// Parses a body that must be a JSON object: 400 when not JSON (or not UTF-8),
+// 422 when not an object, nested deeper than max_depth, holding a NUL in any
+// string or key, or a number that JSON's double cannot hold (non-finite, or
+// an integer beyond 64 bits): the caller's data is stored as sent or refused.
+nlohmann::json parse_json_object(std::string_view body, std::size_t max_depth = kDefaultMaxJsonDepth);
 
-CreateAgentRequest parse_create_agent(std::string_view body);
-CreateTaskRequest parse_create_task(std::string_view body);
+CreateAgentRequest parse_create_agent(std::string_view body, std::size_t max_depth = kDefaultMaxJsonDepth);
+CreateTaskRequest parse_create_task(std::string_view body, std::size_t max_depth = kDefaultMaxJsonDepth);
 // JSON-RPC 2.0 envelope; method and params are checked by the caller.
-RpcRequest parse_rpc(std::string_view body);
+RpcRequest parse_rpc(std::string_view body, std::size_t max_depth = kDefaultMaxJsonDepth);
 // task/create params: {name?, params?, task_metadata?} for the agent in the path.
 CreateTaskRequest parse_rpc_task_create(const nlohmann::json& params, AgentRef agent);
 
-// "a=1&b=x%20y" → map; repeated keys keep the last value. Throws 400 on bad escapes.
+// "a=1&b=x%20y" → map; repeated keys keep the last value. Throws 400 on bad
+// escapes and invalid UTF-8, 422 on a NUL.
 std::map<std::string, std::string> parse_query(std::string_view query);
-std::string percent_decode(std::string_view text);  // throws ApiError(malformed)
+
+// How '+' decodes: a space in a form-encoded query, itself in a path segment.
+enum class PlusMeans { space, plus };
+// Percent-decodes; the result is valid UTF-8 without NUL, or ApiError
+// (malformed for a bad escape or invalid UTF-8, invalid for a NUL).
+std::string percent_decode(std::string_view text, PlusMeans plus);
 TaskFilter parse_task_filter(const std::map<std::string, std::string>& query);
 
 // Validates a path segment that must be a UUID (422 otherwise).

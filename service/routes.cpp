@@ -49,7 +49,7 @@ bool match_pattern(std::string_view pattern, const std::vector<std::string_view>
   for (std::size_t i = 0; i < parts.size(); ++i) {
     if (parts[i].starts_with('{')) {
       if (segments[i].empty()) return false;
-      found.push_back(percent_decode(segments[i]));
+      found.push_back(percent_decode(segments[i], PlusMeans::plus));  // a path is not form-encoded
     } else if (parts[i] != segments[i]) {
       return false;
     }
@@ -62,6 +62,7 @@ bool match_pattern(std::string_view pattern, const std::vector<std::string_view>
 
 RouteMatch match_route(http::verb method, std::string_view target) {
   RouteMatch m;
+  if (method == http::verb::head) method = http::verb::get;  // the server sends the header only
   auto q = target.find('?');
   std::string_view path = target.substr(0, q);
   if (q != std::string_view::npos) m.query = std::string(target.substr(q + 1));

@@ -25,10 +25,6 @@ void require_json_body(const HttpRequest& req) {
   if (lower != kJsonContentType) throw ApiError(ErrorKind::unsupported_media, "Content-Type must be application/json");
 }
 
-HttpResponse json_ok(http::status status, std::string body) {
-  return json_response(status, std::move(body));
-}
-
 std::string found_or_404(std::optional<std::string> json, const char* what) {
   if (!json) throw ApiError(ErrorKind::not_found, std::string(what) + " not found");
   return std::move(*json);
@@ -50,7 +46,7 @@ TaskApi::TaskApi(asio::io_context& ioc, ApiConfig config)
       session.exec0(kDeferOutboxNotify);  // the OutboxNotifier wakes the workers after each commit
     }
   });
-  if (config_.authn) authn_ = std::make_unique<AuthnClient>(ioc_.get_executor(), *config_.authn);
+  if (config_.authn) authn_ = std::make_unique<AuthnClient>(*config_.authn);
   server_ = std::make_shared<HttpServer>(ioc_, config_.http, [this](HttpRequest& req) { return handle(req); });
   monitor_ = std::make_shared<HttpServer>(
       ioc_, config_.monitor, monitor_handler(registry_, [this]() -> asio::awaitable<Readiness> {
@@ -136,28 +132,28 @@ asio::awaitable<HttpResponse> TaskApi::dispatch(const RouteMatch& match, HttpReq
   switch (match.route) {
     case Route::create_agent: {
       require_json_body(req);
-      auto body = parse_create_agent(req.body());
+      auto body = parse_create_agent(req.body(), config_.max_json_depth);
       auto id = new_uuid_v4();
       auto json = co_await db<std::string>([&](pqxx::connection& c) { return repository_.create_agent(c, id, body); });
-      co_return json_ok(http::status::created, std::move(json));
+      co_return json_response(http::status::created, std::move(json));
     }
     case Route::list_agents: {
       auto page = parse_page(parse_query(match.query));
       auto json = co_await db<std::string>([&](pqxx::connection& c) {
         return repository_.list_agents(c, page.limit, (page.page_number - 1) * page.limit);
       });
-      co_return json_ok(http::status::ok, std::move(json));
+      co_return json_response(http::status::ok, std::move(json));
     }
     case Route::get_agent: {
       auto id = require_uuid(p[0], "agent_id");
       auto json =
           co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.agent_by_id(c, id); });
-      co_return json_ok(http::status::ok, found_or_404(std::move(json), "agent"));
+      co_return json_response(http::status::ok, found_or_404(std::move(json), "agent"));
     }
     case Route::get_agent_by_name: {
       auto json = co_await db<std::optional<std::string>>(
           [&](pqxx::connection& c) { return repository_.agent_by_name(c, p[0]); });
-      co_return json_ok(http::status::ok, found_or_404(std::move(json), "agent"));
+      co_return json_response(http::status::ok, found_or_404(std::move(json), "agent"));
     }
     case Route::agent_rpc:
     case Route::agent_rpc_by_name: {
@@ -172,24 +168,24 @@ asio::awaitable<HttpResponse> TaskApi::dispatch(const RouteMatch& match, HttpReq
     }
     case Route::create_task: {
       require_json_body(req);
-      const auto request = parse_create_task(req.body());
+      const auto request = parse_create_task(req.body(), config_.max_json_depth);
       co_return co_await create_task(request, principal);
     }
     case Route::list_tasks: {
       auto filter = parse_task_filter(parse_query(match.query));
       auto json = co_await db<std::string>([&](pqxx::connection& c) { return repository_.list_tasks(c, filter); });
-      co_return json_ok(http::status::ok, std::move(json));
+      co_return json_response(http::status::ok, std::move(json));
     }
     case Route::get_task: {
       auto id = require_uuid(p[0], "task_id");
       auto json =
           co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.task_by_id(c, id); });
-      co_return json_ok(http::status::ok, found_or_404(std::move(json), "task"));
+      co_return json_response(http::status::ok, found_or_404(std::move(json), "task"));
     }
     case Route::get_task_by_name: {
       auto json = co_await db<std::optional<std::string>>(
           [&](pqxx::connection& c) { return repository_.task_by_name(c, p[0]); });
-      co_return json_ok(http::status::ok, found_or_404(std::move(json), "task"));
+      co_return json_response(http::status::ok, found_or_404(std::move(json), "task"));
     }
     case Route::delete_task:
     case Route::delete_task_by_name:
@@ -209,13 +205,13 @@ asio::awaitable<HttpResponse> TaskApi::create_task(const CreateTaskRequest& requ
   if (!json) throw ApiError(ErrorKind::invalid, "agent not found");
   outbox_changed();
   metrics_.task_created(task.creator.kind());
-  co_return json_ok(http::status::created, std::move(*json));
+  co_return json_response(http::status::created, std::move(*json));
 }
 
 asio::awaitable<HttpResponse> TaskApi::agent_rpc(const AgentRef& agent, HttpRequest& req,
                                                  const std::optional<Principal>& principal) {
   require_json_body(req);
-  auto rpc = parse_rpc(req.body());
+  auto rpc = parse_rpc(req.body(), config_.max_json_depth);
   if (rpc.method != "task/create") throw ApiError(ErrorKind::invalid, "unknown method " + rpc.method);
   NewTask task{new_uuid_v4(), parse_rpc_task_create(rpc.params, agent), creator_of(principal),
                outbox_principal(principal).dump()};
@@ -228,7 +224,7 @@ asio::awaitable<HttpResponse> TaskApi::agent_rpc(const AgentRef& agent, HttpRequ
     metrics_.task_created(task.creator.kind());
   }
   std::string body = R"({"jsonrpc":"2.0","id":)" + rpc.id.dump() + R"(,"result":)" + *result.json + "}";
-  co_return json_ok(http::status::ok, std::move(body));
+  co_return json_response(http::status::ok, std::move(body));
 }
 
 asio::awaitable<HttpResponse> TaskApi::delete_task(const RouteMatch& match, const std::optional<Principal>& principal) {
@@ -248,7 +244,7 @@ asio::awaitable<HttpResponse> TaskApi::delete_task(const RouteMatch& match, cons
   if (result.outbox == OutboxOnDelete::desire_flipped || result.outbox == OutboxOnDelete::deregister_enqueued) {
     outbox_changed();
   }
-  co_return json_ok(http::status::ok, nlohmann::json{{"id", *result.id}, {"message", "task deleted"}}.dump());
+  co_return json_response(http::status::ok, nlohmann::json{{"id", *result.id}, {"message", "task deleted"}}.dump());
 }
 
 }  // namespace fgac::api

@@ -1,10 +1,6 @@
 // taskctl reconcile: ask the authz service whether each task's creator can
 // read it, and re-enqueue a register for those it cannot.
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/asio/use_future.hpp>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -17,8 +13,6 @@ namespace fgac::taskctl {
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 
 constexpr auto kCheckTimeout = std::chrono::seconds(10);
 
@@ -46,58 +40,33 @@ SELECT 'task', t.id::text, CASE WHEN ta.agent_id IS NULL THEN NULL ELSE 'agent' 
  WHERE t.id = $1::uuid
 ON CONFLICT DO NOTHING)sql";
 
-// One keep-alive connection to the authz service, blocking: a CLI needs no more.
+// The shared HTTP client (keep-alive, TLS, one deadline per call), driven
+// one call at a time: a CLI needs no more.
 class CheckClient {
  public:
-  CheckClient(const std::string& url, std::optional<std::string> token)
-      : upstream_(parse_upstream_url(url)), token_(std::move(token)), stream_(ioc_) {}
+  CheckClient(const std::string& url, const std::optional<std::string>& token, std::optional<std::string> ca_file)
+      : client_(HttpClientSettings{.base_url = url,
+                                   .connect_timeout = kCheckTimeout,
+                                   .request_timeout = kCheckTimeout,
+                                   .max_idle_connections = 1,
+                                   .ca_file = std::move(ca_file)}) {
+    if (token) headers_.emplace_back("Authorization", "Bearer " + *token);
+  }
 
   // 200 allowed, 403 denied; any other answer is returned as is.
   unsigned check(const nlohmann::json& principal, const std::string& task_id) {
     nlohmann::json body{
         {"principal", principal}, {"resource", {{"type", "task"}, {"selector", task_id}}}, {"operation", "read"}};
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      try {
-        if (!connected_) connect();
-        http::request<http::string_body> req{http::verb::post, upstream_.base_path + "/v1/authz/check", 11};
-        req.set(http::field::host, upstream_.host);
-        req.set(http::field::content_type, "application/json");
-        if (token_) req.set(http::field::authorization, "Bearer " + *token_);
-        req.body() = body.dump();
-        req.prepare_payload();
-        stream_.expires_after(kCheckTimeout);
-        http::write(stream_, req);
-        beast::flat_buffer buffer;
-        http::response<http::string_body> res;
-        http::read(stream_, buffer, res);
-        if (!res.keep_alive()) disconnect();
-        return res.result_int();
-      } catch (const boost::system::system_error&) {
-        disconnect();  // a stale keep-alive connection: try once more on a fresh one
-        if (attempt == 1) throw;
-      }
-    }
-    return 0;
+    auto answer = asio::co_spawn(ioc_, client_.post_json("/v1/authz/check", body.dump(), headers_), asio::use_future);
+    ioc_.restart();
+    ioc_.run();
+    return answer.get().status;
   }
 
  private:
-  void connect() {
-    asio::ip::tcp::resolver resolver(ioc_);
-    stream_.expires_after(kCheckTimeout);
-    stream_.connect(resolver.resolve(upstream_.host, upstream_.port));
-    connected_ = true;
-  }
-  void disconnect() {
-    beast::error_code ignored;
-    stream_.socket().close(ignored);
-    connected_ = false;
-  }
-
-  UpstreamUrl upstream_;
-  std::optional<std::string> token_;
   asio::io_context ioc_;
-  beast::tcp_stream stream_;
-  bool connected_ = false;
+  HttpClient client_;
+  HeaderList headers_;
 };
 
 }  // namespace
@@ -112,7 +81,7 @@ int run_reconcile(Args& args) {
   EnvReader reader(env);
   auto url = reader.optional_str("AGENTEX_AUTH_URL");
   if (!url) throw UsageError("AGENTEX_AUTH_URL is not set");
-  CheckClient client(*url, reader.optional_str("AUTHZ_SERVICE_TOKEN"));
+  CheckClient client(*url, reader.optional_str("AUTHZ_SERVICE_TOKEN"), reader.optional_str("AGENTEX_AUTH_CA_FILE"));
 
   auto conn = pg_connect(db);
   long long total = 0;

@@ -2,6 +2,8 @@
 // edited files, the advisory lock and clear failures.
 #include <doctest/doctest.h>
 
+#include "common/digest.hpp"
+
 #include <cstdlib>
 #include <thread>
 
@@ -99,7 +101,7 @@ TEST_CASE("migrate refuses to run when an applied file was edited") {
   auto migrations = all_migrations();
   schema::Migrator({settings_for(url)}, migrations).migrate(false, std::string("0002"), [](const std::string&) {});
   migrations[0].sql += "\n-- edited";
-  migrations[0].checksum = schema::sha256_hex(migrations[0].sql);
+  migrations[0].checksum = sha256_hex(migrations[0].sql);
   schema::Migrator edited({settings_for(url)}, migrations);
   CHECK_THROWS_WITH_AS(edited.migrate(false, std::nullopt, [](const std::string&) {}),
                        doctest::Contains("was edited after it was applied"), schema::MigrationError);

@@ -82,6 +82,69 @@ TEST_CASE("requests: query strings decode and list filters validate") {
   CHECK(parse_task_filter({}).limit == kDefaultPageSize);
 }
 
+TEST_CASE("requests: a query or path that is not UTF-8 is a 400, a NUL in it a 422") {
+  CHECK(kind_of([] { parse_query("status=%FF"); }) == ErrorKind::malformed);
+  CHECK(kind_of([] { parse_query("%FF=1"); }) == ErrorKind::malformed);
+  CHECK(kind_of([] { parse_query("status=%C3%28"); }) == ErrorKind::malformed);
+  CHECK(kind_of([] { parse_query("status=\xff"); }) == ErrorKind::malformed);
+  CHECK(kind_of([] { parse_query("status=a%00b"); }) == ErrorKind::invalid);
+  CHECK(parse_query("agent_name=%C3%A9t%C3%A9").at("agent_name") == "\xC3\xA9t\xC3\xA9");
+  CHECK(kind_of([] { match_route(http::verb::get, "/tasks/name/%FF%FE"); }) == ErrorKind::malformed);
+  CHECK(kind_of([] { match_route(http::verb::get, "/agents/name/%C3%28"); }) == ErrorKind::malformed);
+  CHECK(kind_of([] { match_route(http::verb::get, "/tasks/name/\x80" "abc"); }) == ErrorKind::malformed);
+  CHECK(kind_of([] { match_route(http::verb::get, "/tasks/name/abc%00zzz"); }) == ErrorKind::invalid);
+}
+
+TEST_CASE("requests: '+' is a space in a query but itself in a path segment") {
+  CHECK(parse_query("agent_name=a+b").at("agent_name") == "a b");
+  CHECK(match_route(http::verb::get, "/tasks/name/a+b").params.at(0) == "a+b");
+  CHECK(match_route(http::verb::get, "/tasks/name/a%2Bb").params.at(0) == "a+b");
+  CHECK(percent_decode("a+b", PlusMeans::plus) == "a+b");
+  CHECK(percent_decode("a+b", PlusMeans::space) == "a b");
+}
+
+TEST_CASE("requests: JSON nested deeper than the limit is a 422 naming the limit, at any size") {
+  auto nested = [](std::size_t levels) { return std::string(levels, '[') + std::string(levels, ']'); };
+  const auto body = [&](std::size_t levels) { return R"({"agent_name":"a","params":{"x":)" + nested(levels) + "}}"; };
+  CHECK(parse_create_task(body(kDefaultMaxJsonDepth - 2)).params.has_value());
+  std::string message;
+  try {
+    parse_create_task(body(kDefaultMaxJsonDepth));
+  } catch (const ApiError& e) {
+    CHECK(e.kind() == ErrorKind::invalid);
+    message = e.what();
+  }
+  CHECK(message == "JSON nested deeper than 64 levels");
+  // 100,000 levels once crashed the process; now it is refused after 65 brackets.
+  CHECK(kind_of([&] { parse_create_task(body(100000)); }) == ErrorKind::invalid);
+  std::string objects;
+  for (int i = 0; i < 100000; ++i) objects += R"({"k":)";
+  CHECK(kind_of([&] { parse_create_task(R"({"agent_name":"a","params":)" + objects); }) == ErrorKind::invalid);
+  CHECK(kind_of([&] { parse_create_task(body(10), 5); }) == ErrorKind::invalid);
+}
+
+TEST_CASE("requests: a NUL in any string or key is a 422, never a silent cut") {
+  CHECK(kind_of([] { parse_create_task(R"({"agent_name":"a","name":"abc\u0000x"})"); }) == ErrorKind::invalid);
+  CHECK(kind_of([] { parse_create_task(R"({"agent_name":"a","name":"\u0000"})"); }) == ErrorKind::invalid);
+  CHECK(kind_of([] { parse_create_task(R"({"agent_name":"a","params":{"k":["\u0000"]}})"); }) ==
+        ErrorKind::invalid);
+  CHECK(kind_of([] { parse_create_task(R"({"agent_name":"a","params":{"k\u0000":1}})"); }) == ErrorKind::invalid);
+  CHECK(kind_of([] { parse_create_agent(R"({"name":"a","description":"d\u0000e"})"); }) == ErrorKind::invalid);
+}
+
+TEST_CASE("requests: invalid UTF-8 in a body is a 400; numbers that cannot be stored as sent are a 422") {
+  CHECK(kind_of([] { parse_create_task("{\"agent_name\":\"\xff\"}"); }) == ErrorKind::malformed);
+  CHECK(kind_of([] { parse_create_task("{\"agent_name\":\"\xC3\x28\"}"); }) == ErrorKind::malformed);
+  CHECK(kind_of([] { parse_create_task(R"({"agent_name":"a","name":"\ud800"})"); }) == ErrorKind::malformed);
+  // The lexer itself refuses a float that overflows a double.
+  CHECK(kind_of([] { parse_create_task(R"({"agent_name":"a","params":{"n":1e999}})"); }) == ErrorKind::malformed);
+  CHECK(kind_of([] { parse_create_task(R"({"agent_name":"a","params":{"n":123456789012345678901234}})"); }) ==
+        ErrorKind::invalid);
+  CHECK(parse_create_task(R"({"agent_name":"a","params":{"n":18446744073709551615,"m":-9223372036854775808}})")
+            .params == R"({"m":-9223372036854775808,"n":18446744073709551615})");
+  CHECK(parse_create_task(R"({"agent_name":"a","params":{"f":0.5}})").params == R"({"f":0.5})");
+}
+
 TEST_CASE("routes: patterns match, literal segments win, ids never become labels") {
   auto m = match_route(http::verb::get, "/tasks/123e4567-e89b-12d3-a456-426614174000?x=1");
   CHECK(m.route == Route::get_task);
@@ -103,13 +166,28 @@ TEST_CASE("routes: patterns match, literal segments win, ids never become labels
   CHECK(missing.pattern == "unmatched");
 }
 
-TEST_CASE("authn: hop-by-hop and body headers are not forwarded") {
-  CHECK(is_forwarded_header("Authorization"));
-  CHECK(is_forwarded_header("X-Api-Key"));
-  CHECK_FALSE(is_forwarded_header("Connection"));
-  CHECK_FALSE(is_forwarded_header("Transfer-Encoding"));
-  CHECK_FALSE(is_forwarded_header("content-length"));
-  CHECK_FALSE(is_forwarded_header("Host"));
+TEST_CASE("authn: hop-by-hop, framing and pod-identity headers can never be configured for forwarding") {
+  CHECK(unforwardable_header("authorization") == nullptr);
+  CHECK(unforwardable_header("x-api-key") == nullptr);
+  CHECK(unforwardable_header("connection") != nullptr);
+  CHECK(unforwardable_header("transfer-encoding") != nullptr);
+  CHECK(unforwardable_header("content-length") != nullptr);
+  CHECK(unforwardable_header("expect") != nullptr);
+  CHECK(unforwardable_header("host") != nullptr);
+  CHECK(unforwardable_header(kPodTokenHeader) != nullptr);
+}
+
+TEST_CASE("authn: 401 and 403 mean the caller is not authenticated; every other failure is the provider's") {
+  CHECK(authn_verdict(200, false) == AuthnVerdict::principal);
+  CHECK(authn_verdict(401, false) == AuthnVerdict::unauthenticated);
+  CHECK(authn_verdict(403, false) == AuthnVerdict::unauthenticated);
+  for (unsigned status : {301U, 302U, 400U, 404U, 429U, 500U, 502U, 503U, 504U}) {
+    CAPTURE(status);
+    CHECK(authn_verdict(status, false) == AuthnVerdict::unavailable);
+  }
+  // The provider rejected our own identity: never the caller's 401.
+  CHECK(authn_verdict(401, true) == AuthnVerdict::unavailable);
+  CHECK(authn_verdict(200, true) == AuthnVerdict::unavailable);
 }
 
 TEST_CASE("authn cache: entries expire, the size is bounded, credentials are never cached") {

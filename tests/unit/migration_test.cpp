@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "common/digest.hpp"
+
 #include <stdexcept>
 
 #include "schema/migration.hpp"
@@ -38,7 +40,7 @@ TEST_CASE("migrations: files are ordered by version and the no-transaction marke
   CHECK(ms[0].transactional);
   CHECK(ms[1].version == "0002");
   CHECK_FALSE(ms[1].transactional);
-  CHECK(ms[0].checksum == fgac::schema::sha256_hex("SELECT 1;"));
+  CHECK(ms[0].checksum == fgac::sha256_hex("SELECT 1;"));
   CHECK(ms[0].checksum.size() == 64);
 }
 

@@ -130,7 +130,13 @@ TEST_CASE("worker config: all problems are reported at once, and the service tok
   CHECK(message.find("s3cret") == std::string::npos);
 }
 
-TEST_CASE("worker config: DATABASE_URL and AGENTEX_AUTH_URL are required; https is refused") {
+TEST_CASE("worker config: DATABASE_URL and AGENTEX_AUTH_URL are required; https takes an optional CA file") {
   CHECK_THROWS_AS(load_worker_config(MapEnv({})), fgac::ConfigError);
-  CHECK(error_for({{"AGENTEX_AUTH_URL", "https://authz.example"}}).find("AGENTEX_AUTH_URL") != std::string::npos);
+  CHECK(error_for({{"AGENTEX_AUTH_URL", "ftp://authz.example"}}).find("AGENTEX_AUTH_URL") != std::string::npos);
+  CHECK(error_for({{"AGENTEX_AUTH_URL", "https://authz.example"}, {"AGENTEX_AUTH_CA_FILE", "/nonexistent/ca.pem"}})
+            .find("cannot read CA file /nonexistent/ca.pem") != std::string::npos);
+  CHECK(error_for({{"AGENTEX_AUTH_CA_FILE", "/nonexistent/ca.pem"}}).find("not https") != std::string::npos);
+  auto env = minimal();
+  env["AGENTEX_AUTH_URL"] = "https://authz.example:8443";
+  CHECK(load_worker_config(MapEnv(env)).authz_url == "https://authz.example:8443");
 }
