@@ -221,10 +221,13 @@ asio::awaitable<HttpClientResponse> HttpClient::post_json(std::string path, std:
     bool got_some = false;
     bool reusable = false;
     try {
-      auto res = conn->tls ? co_await exchange(*conn->tls, conn->buffer, req, settings_.max_response_bytes, got_some,
-                                               reusable)
-                           : co_await exchange(*conn->plain, conn->buffer, req, settings_.max_response_bytes,
-                                               got_some, reusable);
+      // An if, not ?: — GCC 12 miscompiles co_await inside a conditional expression.
+      HttpClientResponse res;
+      if (conn->tls) {
+        res = co_await exchange(*conn->tls, conn->buffer, req, settings_.max_response_bytes, got_some, reusable);
+      } else {
+        res = co_await exchange(*conn->plain, conn->buffer, req, settings_.max_response_bytes, got_some, reusable);
+      }
       if (reusable) give_back(std::move(conn));
       co_return res;
     } catch (const boost::system::system_error& e) {

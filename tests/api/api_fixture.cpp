@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+
 namespace fgac::testing {
 
 AuthzServer& shared_authz() {
@@ -23,6 +26,7 @@ ApiFixture::ApiFixture(const ApiOptions& options) : url_(options.database_url.va
     authn.url = shared_authz().url();
     config.authn = authn;
   }
+  if (options.configure) options.configure(config);
   api_ = std::make_unique<api::TaskApi>(ioc_, config);
   api_->start();
   thread_ = std::thread([this] { ioc_.run(); });
@@ -56,6 +60,30 @@ long long ApiFixture::scalar(const std::string& sql) {
 void ApiFixture::expect_healthy() {
   CHECK(http_call(api_->monitor_port(), "GET", "/healthz").status == 200);
   CHECK(call("GET", "/agents").status == 200);
+}
+
+std::string raw_exchange(unsigned short port, const std::string& bytes, std::chrono::milliseconds wait) {
+  namespace asio = boost::asio;
+  asio::io_context ioc;
+  asio::ip::tcp::socket socket(ioc);
+  socket.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  constexpr std::size_t kPiece = 64 * 1024;
+  boost::system::error_code ec;
+  for (std::size_t at = 0; at < bytes.size() && !ec; at += kPiece) {
+    asio::write(socket, asio::buffer(bytes.data() + at, std::min(kPiece, bytes.size() - at)), ec);
+  }
+  // Read what the server says (it may have answered and closed mid-send).
+  boost::beast::tcp_stream stream(std::move(socket));
+  stream.expires_after(wait);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    boost::beast::error_code read_ec;
+    auto n = stream.read_some(asio::buffer(buf), read_ec);
+    out.append(buf, n);
+    if (read_ec) break;
+  }
+  return out;
 }
 
 }  // namespace fgac::testing

@@ -2,6 +2,7 @@
 // (unless auth is disabled) the real reference authz server.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -20,7 +21,13 @@ struct ApiOptions {
   bool auth_disabled = false;
   std::optional<std::string> database_url;  // default: a fresh migrated database
   std::chrono::milliseconds read_timeout{2000};
+  // Any further change to the configuration (limits, timeouts, the authn URL).
+  std::function<void(api::ApiConfig&)> configure;
 };
+
+// Sends raw bytes (in pieces, stopping when the server closes) and returns
+// whatever comes back before the server closes or `wait` passes.
+std::string raw_exchange(unsigned short port, const std::string& bytes, std::chrono::milliseconds wait);
 
 class ApiFixture {
  public:

@@ -22,24 +22,6 @@ struct Case {
   unsigned expected;
 };
 
-// Sends raw bytes and returns whatever comes back before the server closes.
-std::string raw_exchange(unsigned short port, const std::string& bytes, std::chrono::milliseconds wait) {
-  boost::asio::io_context ioc;
-  boost::beast::tcp_stream stream(ioc);
-  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
-  boost::asio::write(stream.socket(), boost::asio::buffer(bytes));
-  stream.expires_after(wait);
-  std::string out;
-  boost::beast::error_code ec;
-  char buf[4096];
-  for (;;) {
-    auto n = stream.read_some(boost::asio::buffer(buf), ec);
-    out.append(buf, n);
-    if (ec) break;
-  }
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("bad input: each case gets its status and a JSON error, and the service stays healthy") {
