@@ -170,11 +170,13 @@ export class Graph {
         ),
       );
     // One more than asked tells whether the cap was hit, unless that is over
-    // SpiceDB's own limit: then a second, one-row lookup from the cursor.
-    const rows = await lookup(Math.min(limit + 1, kSpiceDbMaxLookupLimit));
+    // SpiceDB's own limit: then a second lookup from the cursor (SpiceDB
+    // wants the same arguments, limit included, with a cursor).
+    const fetched = Math.min(limit + 1, kSpiceDbMaxLookupLimit);
+    const rows = await lookup(fetched);
     let truncated = rows.length > limit;
-    if (!truncated && rows.length === limit && limit === kSpiceDbMaxLookupLimit) {
-      truncated = (await lookup(1, rows.at(-1).afterResultCursor)).length > 0;
+    if (!truncated && rows.length === limit && fetched === limit) {
+      truncated = (await lookup(fetched, rows.at(-1).afterResultCursor)).length > 0;
     }
     const granted = rows
       .slice(0, limit)
