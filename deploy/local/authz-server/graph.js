@@ -212,6 +212,10 @@ export class Graph {
     return { ...this.writes.stats, max_updates_per_write: this.writes.maxUpdates, queued: this.writes.pending() };
   }
 
+  resetBatchStats() {
+    this.writes.resetStats();
+  }
+
   close() {
     this.db.close();
   }

@@ -214,7 +214,7 @@ const adminRoutes = {
     stats.clear();
     calls.clear();
     faults.clear();
-    graph.writes.resetStats();
+    graph.resetBatchStats();
     send(res, 200, { reset: true });
   },
   "GET /_admin/relationships": async (req, res, url) => {
