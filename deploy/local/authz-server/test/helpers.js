@@ -40,6 +40,7 @@ export async function startServer(env = {}) {
   }
   return {
     base,
+    pid: child.pid,
     output: () => output,
     async stop() {
       if (child.exitCode !== null) return;
@@ -50,14 +51,23 @@ export async function startServer(env = {}) {
   };
 }
 
-export async function post(base, path, body, headers = {}) {
+export async function call(base, method, path, body = undefined, headers = {}) {
   const r = await fetch(base + path, {
-    method: "POST",
+    method,
     headers: { "content-type": "application/json", ...headers },
-    body: typeof body === "string" ? body : JSON.stringify(body),
+    body: body === undefined || typeof body === "string" ? body : JSON.stringify(body),
   });
   const text = await r.text();
   return { status: r.status, body: text ? JSON.parse(text) : null };
+}
+
+export const post = (base, path, body, headers = {}) => call(base, "POST", path, body, headers);
+export const get = (base, path) => call(base, "GET", path);
+
+// What SpiceDB holds for a task, as sorted "relation type:id" strings.
+export async function relationsOf(base, id) {
+  const { body } = await get(base, `/_admin/relationships?resource_type=task&resource_id=${id}`);
+  return body.relationships.map((r) => `${r.relation} ${r.subject_type}:${r.subject_id}`).sort();
 }
 
 export const alice = { principal_type: "user", user_id: "user-alice", account_id: "acct-dev" };

@@ -46,7 +46,7 @@ describe("fault specs", () => {
   test("defaults to 503 on every op at rate 1", () => {
     const f = new Faults();
     f.set({});
-    assert.deepEqual(f.describe().ops, ["register", "deregister", "check", "authn"]);
+    assert.deepEqual(f.describe().ops, ["register", "deregister", "check", "authn", "search"]);
     assert.equal(f.pick("authn").status, 503);
   });
 
@@ -66,10 +66,10 @@ describe("fault specs", () => {
 });
 
 describe("call log", () => {
-  test("keeps register/deregister in order and only the newest entries past its capacity", () => {
+  test("keeps the calls in order and only the newest entries past its capacity", () => {
     const log = new CallLog(3);
     log.record("register", "a", 200);
-    log.record("check", "a", 200);
+    log.record("authn", null, 200);
     log.record("deregister", "a", 503);
     log.record("deregister", "a", 200);
     log.record("register", "b", 200);
@@ -81,5 +81,25 @@ describe("call log", () => {
     assert.deepEqual(log.list(null, 1).map((c) => c.seq), [4]);
     log.clear();
     assert.deepEqual(log.list(), []);
+  });
+
+  test("records checks with operation, consistency and outcome, listed only when asked for", () => {
+    const log = new CallLog(10);
+    log.record("register", "a", 200);
+    log.record("check", "a", 200, { operation: "read", consistency: "at_least_as_fresh", outcome: "allowed" });
+    log.record("check", "a", 503, { operation: "update", consistency: "fully_consistent", outcome: "fault" });
+    assert.deepEqual(log.list("a").map((c) => c.op), ["register"]);
+    const checks = log.list("a", Infinity, new Set(["check"]));
+    assert.deepEqual(
+      checks.map(({ seq, op, resource_id, status, operation, consistency, outcome }) => ({
+        seq, op, resource_id, status, operation, consistency, outcome,
+      })),
+      [
+        { seq: 2, op: "check", resource_id: "a", status: 200, operation: "read", consistency: "at_least_as_fresh", outcome: "allowed" },
+        { seq: 3, op: "check", resource_id: "a", status: 503, operation: "update", consistency: "fully_consistent", outcome: "fault" },
+      ],
+    );
+    assert.equal("operation" in log.list("a")[0], false, "a write entry carries no check fields");
+    assert.deepEqual(log.list("a", Infinity, new Set(["register", "check"])).map((c) => c.seq), [1, 2, 3]);
   });
 });
