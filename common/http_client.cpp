@@ -17,11 +17,11 @@ using tcp = asio::ip::tcp;
 namespace {
 
 // A response's header section is small; anything larger is a broken or hostile upstream.
-constexpr std::uint32_t kMaxResponseHeaderBytes = 16 * 1024;
+constexpr std::uint32_t kMaxResponseHeaderBytes = std::uint32_t{16} * 1024;
 // 100 Continue and 103 Early Hints may precede the answer; more than a few is abuse.
 constexpr int kMaxInterimResponses = 4;
 // Reads never buffer more than this beyond the body itself.
-constexpr std::size_t kMaxReadBuffer = 64 * 1024;
+constexpr std::size_t kMaxReadBuffer = std::size_t{64} * 1024;
 
 }  // namespace
 
@@ -130,8 +130,8 @@ asio::awaitable<std::unique_ptr<HttpClient::Connection>> HttpClient::connect(
     resolver.cancel();
   });
   beast::error_code ec;
-  auto results = co_await resolver.async_resolve(upstream_.host, upstream_.port,
-                                                 asio::redirect_error(asio::use_awaitable, ec));
+  auto results =
+      co_await resolver.async_resolve(upstream_.host, upstream_.port, asio::redirect_error(asio::use_awaitable, ec));
   resolve_timer.cancel();
   if (timed_out) throw boost::system::system_error(beast::error::timeout);
   if (ec) throw boost::system::system_error(ec);
@@ -167,8 +167,8 @@ namespace {
 // answers. `reusable` is set only when the exchange left the stream clean.
 template <class Stream>
 asio::awaitable<HttpClientResponse> exchange(Stream& stream, beast::flat_buffer& buffer,
-                                             const http::request<http::string_body>& req,
-                                             std::uint64_t max_body_bytes, bool& got_some, bool& reusable) {
+                                             const http::request<http::string_body>& req, std::uint64_t max_body_bytes,
+                                             bool& got_some, bool& reusable) {
   reusable = false;
   got_some = false;
   co_await http::async_write(stream, req, asio::use_awaitable);

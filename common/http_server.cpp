@@ -1,8 +1,8 @@
 #include "common/http_server.hpp"
 
-#include <nlohmann/json.hpp>
 #include <algorithm>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "common/log.hpp"
@@ -17,7 +17,7 @@ namespace {
 
 // Room in a connection's read buffer beyond the header limit (for pipelined
 // bytes and body bytes in transit; a body itself goes straight to its string).
-constexpr std::size_t kReadBufferSlack = 16 * 1024;
+constexpr std::size_t kReadBufferSlack = std::size_t{16} * 1024;
 constexpr std::size_t kFirstReadBytes = 4096;
 constexpr std::size_t kMaxChunkExtensionBytes = 1024;
 constexpr auto kAcceptPauseOnExhaustion = std::chrono::milliseconds(100);
@@ -126,14 +126,6 @@ bool is_disconnect(const beast::error_code& ec) {
          ec == asio::error::operation_aborted || ec == asio::error::broken_pipe;
 }
 
-std::string lower_trimmed(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  std::string out(text);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::size_t field_count(const http::fields& fields) {
   return static_cast<std::size_t>(std::distance(fields.begin(), fields.end()));
 }
@@ -151,26 +143,6 @@ asio::awaitable<void> write_response(Stream& stream, HttpResponse& res, bool hea
 }
 
 }  // namespace
-
-std::optional<FramingError> framing_error(const http::fields& fields) {
-  std::vector<std::string> codings;
-  for (auto [it, end] = fields.equal_range(http::field::transfer_encoding); it != end; ++it) {
-    std::string_view value = it->value();
-    while (!value.empty()) {
-      auto comma = value.find(',');
-      auto token = lower_trimmed(value.substr(0, comma));
-      if (!token.empty()) codings.push_back(std::move(token));
-      value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
-    }
-  }
-  const bool has_length = fields.find(http::field::content_length) != fields.end();
-  if (fields.find(http::field::transfer_encoding) == fields.end()) return std::nullopt;
-  if (codings.empty() || codings.back() != "chunked")
-    return FramingError{http::status::bad_request, "Transfer-Encoding must end in chunked"};
-  if (has_length) return FramingError{http::status::bad_request, "Transfer-Encoding and Content-Length together"};
-  if (codings.size() > 1) return FramingError{http::status::not_implemented, "only the chunked transfer coding"};
-  return std::nullopt;
-}
 
 asio::awaitable<void> HttpServer::session(beast::tcp_stream stream) {
   struct OpenGuard {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include "common/asio.hpp"
+#include "common/http_framing.hpp"
 
 namespace fgac {
 
@@ -32,17 +33,9 @@ struct HttpServerSettings {
   // The whole header section of every request, from its first byte (or
   // from accept, for a connection's first request): a slow sender is cut off.
   std::chrono::milliseconds header_timeout{10000};
-  std::chrono::milliseconds read_timeout{10000};   // the body, and each write
-  std::chrono::milliseconds idle_timeout{60000};   // keep-alive wait for the next request
+  std::chrono::milliseconds read_timeout{10000};  // the body, and each write
+  std::chrono::milliseconds idle_timeout{60000};  // keep-alive wait for the next request
 };
-
-// Why a request's framing is refused, or nullopt when it is acceptable (pure;
-// unit-tested). Only the chunked coding is understood.
-struct FramingError {
-  http::status status;
-  std::string_view message;
-};
-std::optional<FramingError> framing_error(const http::fields& fields);
 
 // A JSON error body: {"message": ..., "code": ..., "data": null}.
 HttpResponse json_error(http::status status, std::string_view message, unsigned version = 11);

@@ -94,8 +94,7 @@ class PgPool {
             pending->timer.async_wait([pending](const boost::system::error_code& ec) {
               if (ec || pending->taken.exchange(true)) return;
               std::move(pending->handler)(
-                  std::make_exception_ptr(PgOverloaded{"timed out waiting for a database connection"}),
-                               R{});
+                  std::make_exception_ptr(PgOverloaded{"timed out waiting for a database connection"}), R{});
             });
           }
           boost::asio::post(threads_, [this, pending, job = std::move(job), ex]() mutable {

@@ -164,8 +164,9 @@ bool OutboxRepository::retry(pqxx::connection& conn, const ClaimedRow& row, std:
 bool OutboxRepository::dead_letter(pqxx::connection& conn, const ClaimedRow& row, std::string_view exception_class,
                                    std::optional<unsigned> status, const std::string& error) const {
   pqxx::work tx(conn);
-  auto updated = tx.exec_prepared("outbox_dead_letter", row.resource_type, row.resource_id, row.generation, worker_id_,
-                                  std::string(exception_class), status_param(status), storable_text(error, kMaxErrorLength));
+  auto updated =
+      tx.exec_prepared("outbox_dead_letter", row.resource_type, row.resource_id, row.generation, worker_id_,
+                       std::string(exception_class), status_param(status), storable_text(error, kMaxErrorLength));
   const bool done = updated.affected_rows() == 1 || release_if_superseded(tx, row);
   tx.commit();
   return done;

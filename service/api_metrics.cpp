@@ -26,13 +26,12 @@ ApiMetrics::ApiMetrics(prometheus::Registry& registry)
 
 std::string_view method_label(std::string_view method) {
   // A client may send any token as a method: only known ones become label values.
-  static constexpr std::array<std::string_view, 9> kKnown{"GET",    "HEAD",    "POST",  "PUT",  "DELETE",
+  static constexpr std::array<std::string_view, 9> kKnown{"GET",   "HEAD",    "POST",  "PUT",    "DELETE",
                                                           "PATCH", "OPTIONS", "TRACE", "CONNECT"};
   return std::find(kKnown.begin(), kKnown.end(), method) != kKnown.end() ? method : "OTHER";
 }
 
-void ApiMetrics::observe_request(std::string_view route, std::string_view raw_method, unsigned status,
-                                 double seconds) {
+void ApiMetrics::observe_request(std::string_view route, std::string_view raw_method, unsigned status, double seconds) {
   const std::string_view method = method_label(raw_method);
   prometheus::Counter* counter = nullptr;
   prometheus::Histogram* histogram = nullptr;

@@ -4,8 +4,8 @@
 #include <array>
 #include <vector>
 
-#include "common/log.hpp"
 #include "common/digest.hpp"
+#include "common/log.hpp"
 #include "service/api_error.hpp"
 
 namespace fgac::api {
@@ -40,9 +40,19 @@ std::size_t PrincipalCache::size() {
 }
 
 const char* unforwardable_header(std::string_view lower_name) {
-  static constexpr std::array<std::string_view, 13> kHopByHop{
-      "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-      "host",       "content-length", "content-type", "expect", "proxy-authenticate", "proxy-authorization"};
+  static constexpr std::array<std::string_view, 13> kHopByHop{"connection",
+                                                              "keep-alive",
+                                                              "proxy-connection",
+                                                              "te",
+                                                              "trailer",
+                                                              "transfer-encoding",
+                                                              "upgrade",
+                                                              "host",
+                                                              "content-length",
+                                                              "content-type",
+                                                              "expect",
+                                                              "proxy-authenticate",
+                                                              "proxy-authorization"};
   if (std::find(kHopByHop.begin(), kHopByHop.end(), lower_name) != kHopByHop.end())
     return "is a hop-by-hop or framing header";
   if (lower_name == kPodTokenHeader) return "carries this service's own identity and is never taken from a client";
@@ -95,8 +105,8 @@ boost::asio::awaitable<Principal> AuthnClient::authenticate(const HttpRequest& r
     case AuthnVerdict::unauthenticated:
       throw ApiError(ErrorKind::unauthenticated, "not authenticated");
     case AuthnVerdict::unavailable:
-      log::warn("authn service failed", {{"status", res.status},
-                                         {"service_account_auth_error", res.service_account_auth_error.value_or("")}});
+      log::warn("authn service failed",
+                {{"status", res.status}, {"service_account_auth_error", res.service_account_auth_error.value_or("")}});
       throw ApiError(ErrorKind::unavailable, "authentication service unavailable");
     case AuthnVerdict::principal:
       break;

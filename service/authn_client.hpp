@@ -25,13 +25,13 @@ namespace fgac::api {
 // token, an API key, a session cookie) and the account a caller selects,
 // which the provider judges. Nothing else reaches authn.
 inline const std::vector<std::string> kDefaultForwardedHeaders{"authorization", "x-api-key", "cookie",
-                                                              "x-selected-account-id"};
+                                                               "x-selected-account-id"};
 // The agentex proxies' own pod identity toward the provider; a client's copy is never forwarded.
 inline constexpr std::string_view kPodTokenHeader = "x-kubernetes-service-account-token";
 
 struct AuthnSettings {
   std::string url;
-  std::optional<std::string> ca_file;                     // https only
+  std::optional<std::string> ca_file;                                     // https only
   std::vector<std::string> forwarded_headers = kDefaultForwardedHeaders;  // lower-case
   std::chrono::milliseconds timeout{2000};
   std::chrono::milliseconds cache_ttl{5000};

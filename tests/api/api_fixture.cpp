@@ -67,7 +67,7 @@ std::string raw_exchange(unsigned short port, const std::string& bytes, std::chr
   asio::io_context ioc;
   asio::ip::tcp::socket socket(ioc);
   socket.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  constexpr std::size_t kPiece = 64 * 1024;
+  constexpr std::size_t kPiece = std::size_t{64} * 1024;
   boost::system::error_code ec;
   for (std::size_t at = 0; at < bytes.size() && !ec; at += kPiece) {
     asio::write(socket, asio::buffer(bytes.data() + at, std::min(kPiece, bytes.size() - at)), ec);

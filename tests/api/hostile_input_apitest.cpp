@@ -45,9 +45,10 @@ json create_with_expect(unsigned short port, const std::string& token, const std
   asio::io_context ioc;
   tcp::socket socket(ioc);
   socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  std::string head = "POST /tasks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
-                     "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: " +
-                     std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
+  std::string head =
+      "POST /tasks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+      "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n\r\n";
   asio::write(socket, asio::buffer(head));
   std::string in;
   asio::read_until(socket, asio::dynamic_buffer(in), "\r\n\r\n");
@@ -85,7 +86,8 @@ TEST_CASE("identity: two callers for 10 s, one always with Expect: 100-continue;
   auto ci = [&] {
     while (std::chrono::steady_clock::now() < until) {
       auto r = api.call("POST", "/tasks", json{{"agent_name", "agent-race"}}.dump(), {}, "dev-sa-token");
-      if (r.status != 201 || r.json()["creator_service_account_id"] != "sa-ci" || !r.json()["creator_user_id"].is_null())
+      if (r.status != 201 || r.json()["creator_service_account_id"] != "sa-ci" ||
+          !r.json()["creator_user_id"].is_null())
         ++wrong;
       ++made;
     }
@@ -97,8 +99,8 @@ TEST_CASE("identity: two callers for 10 s, one always with Expect: 100-continue;
   CHECK(wrong == 0);
   CHECK(made > 20);
   // And the rows say the same as the answers did.
-  CHECK(api.scalar("SELECT count(*) FROM tasks WHERE creator_user_id IS NOT NULL AND creator_user_id <> 'user-alice'") ==
-        0);
+  CHECK(api.scalar(
+            "SELECT count(*) FROM tasks WHERE creator_user_id IS NOT NULL AND creator_user_id <> 'user-alice'") == 0);
   CHECK(api.scalar("SELECT count(*) FROM tasks WHERE creator_service_account_id IS NOT NULL "
                    "AND creator_service_account_id <> 'sa-ci'") == 0);
   CHECK(api.scalar("SELECT count(*) FROM tasks") == made.load());
@@ -138,9 +140,9 @@ TEST_CASE("nul: a NUL anywhere in a string is a 422 and nothing is stored; a NUL
       {"/tasks", R"({"agent_name":"agent-nul","params":{"k":"a\u0000b"}})"},
       {"/agents", R"({"name":"x","description":"cut\u0000here"})"},
   };
-  for (const auto& [target, body] : bodies) {
-    CAPTURE(body);
-    CHECK(api.call("POST", target, body).status == 422);
+  for (const auto& c : bodies) {
+    CAPTURE(c.second);
+    CHECK(api.call("POST", c.first, c.second).status == 422);
   }
   CHECK(api.call("GET", "/tasks/name/abc%00zzz").status == 422);
   CHECK(api.scalar("SELECT count(*) FROM tasks") == 1);
@@ -195,9 +197,10 @@ TEST_CASE("framing: a Transfer-Encoding that does not end in chunked is a 400 an
   for (const std::string te : {"chunked, identity", "identity, gzip", "xchunked", "identity"}) {
     CAPTURE(te);
     // The body is a second request: a server that guessed the framing would run it.
-    std::string bytes = "POST /agents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-user-token\r\n"
-                        "Content-Type: application/json\r\nTransfer-Encoding: " +
-                        te + "\r\n\r\n" + smuggled;
+    std::string bytes =
+        "POST /agents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-user-token\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: ";
+    bytes.append(te).append("\r\n\r\n").append(smuggled);
     auto reply = raw_exchange(api.port(), bytes, std::chrono::seconds(5));
     CHECK(status_of(reply) == 400);
     CHECK(count_of(reply, "HTTP/1.1 ") == 1);  // and the connection closed after it
@@ -219,17 +222,18 @@ TEST_CASE("framing: trailer fields are refused, so a trailer can never add a cre
 
 TEST_CASE("buffering: a huge chunk-size line, chunk extension or trailer is refused before it is read whole") {
   ApiFixture api;
-  const std::string head = "POST /agents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-user-token\r\n"
-                           "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string head =
+      "POST /agents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-user-token\r\n"
+      "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
   const std::size_t flood = std::size_t{8} << 20;  // 8 MiB of framing, no body
   const std::vector<std::pair<std::string, std::string>> cases{
       {"chunk-size line", head + std::string(flood, '0')},
       {"chunk extension", head + "1;ext=" + std::string(flood, 'e')},
       {"trailer", head + "0\r\nX-Pad: " + std::string(flood, 't')},
   };
-  for (const auto& [name, bytes] : cases) {
-    CAPTURE(name);
-    auto reply = raw_exchange(api.port(), bytes, std::chrono::seconds(5));
+  for (const auto& c : cases) {
+    CAPTURE(c.first);
+    auto reply = raw_exchange(api.port(), c.second, std::chrono::seconds(5));
     CHECK(status_of(reply) == 400);
   }
   api.expect_healthy();
@@ -267,7 +271,8 @@ TEST_CASE("slowloris: every request of a keep-alive connection must send its hea
 TEST_CASE("metrics: made-up methods are counted as OTHER, not as new series") {
   ApiFixture api;
   for (const std::string method : {"BREW", "WHEN", "XYZZY"}) {
-    auto reply = raw_exchange(api.port(), request(method, "/tasks", "", "Connection: close\r\n"), std::chrono::seconds(5));
+    auto reply =
+        raw_exchange(api.port(), request(method, "/tasks", "", "Connection: close\r\n"), std::chrono::seconds(5));
     CHECK(status_of(reply) == 405);
   }
   auto metrics = http_call(api.monitor_port(), "GET", "/metrics").body;

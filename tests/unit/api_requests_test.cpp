@@ -91,7 +91,11 @@ TEST_CASE("requests: a query or path that is not UTF-8 is a 400, a NUL in it a 4
   CHECK(parse_query("agent_name=%C3%A9t%C3%A9").at("agent_name") == "\xC3\xA9t\xC3\xA9");
   CHECK(kind_of([] { match_route(http::verb::get, "/tasks/name/%FF%FE"); }) == ErrorKind::malformed);
   CHECK(kind_of([] { match_route(http::verb::get, "/agents/name/%C3%28"); }) == ErrorKind::malformed);
-  CHECK(kind_of([] { match_route(http::verb::get, "/tasks/name/\x80" "abc"); }) == ErrorKind::malformed);
+  CHECK(kind_of([] {
+          match_route(http::verb::get,
+                      "/tasks/name/\x80"
+                      "abc");
+        }) == ErrorKind::malformed);
   CHECK(kind_of([] { match_route(http::verb::get, "/tasks/name/abc%00zzz"); }) == ErrorKind::invalid);
 }
 
@@ -126,8 +130,7 @@ TEST_CASE("requests: JSON nested deeper than the limit is a 422 naming the limit
 TEST_CASE("requests: a NUL in any string or key is a 422, never a silent cut") {
   CHECK(kind_of([] { parse_create_task(R"({"agent_name":"a","name":"abc\u0000x"})"); }) == ErrorKind::invalid);
   CHECK(kind_of([] { parse_create_task(R"({"agent_name":"a","name":"\u0000"})"); }) == ErrorKind::invalid);
-  CHECK(kind_of([] { parse_create_task(R"({"agent_name":"a","params":{"k":["\u0000"]}})"); }) ==
-        ErrorKind::invalid);
+  CHECK(kind_of([] { parse_create_task(R"({"agent_name":"a","params":{"k":["\u0000"]}})"); }) == ErrorKind::invalid);
   CHECK(kind_of([] { parse_create_task(R"({"agent_name":"a","params":{"k\u0000":1}})"); }) == ErrorKind::invalid);
   CHECK(kind_of([] { parse_create_agent(R"({"name":"a","description":"d\u0000e"})"); }) == ErrorKind::invalid);
 }
@@ -140,8 +143,9 @@ TEST_CASE("requests: invalid UTF-8 in a body is a 400; numbers that cannot be st
   CHECK(kind_of([] { parse_create_task(R"({"agent_name":"a","params":{"n":1e999}})"); }) == ErrorKind::malformed);
   CHECK(kind_of([] { parse_create_task(R"({"agent_name":"a","params":{"n":123456789012345678901234}})"); }) ==
         ErrorKind::invalid);
-  CHECK(parse_create_task(R"({"agent_name":"a","params":{"n":18446744073709551615,"m":-9223372036854775808}})")
-            .params == R"({"m":-9223372036854775808,"n":18446744073709551615})");
+  CHECK(
+      parse_create_task(R"({"agent_name":"a","params":{"n":18446744073709551615,"m":-9223372036854775808}})").params ==
+      R"({"m":-9223372036854775808,"n":18446744073709551615})");
   CHECK(parse_create_task(R"({"agent_name":"a","params":{"f":0.5}})").params == R"({"f":0.5})");
 }
 
