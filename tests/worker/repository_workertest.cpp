@@ -161,6 +161,25 @@ TEST_CASE("repository: a retry reschedules with the reason kept; a dead letter k
   CHECK(OutboxRepository::gauges(*db.conn).oldest_pending_age_seconds >= 99);
 }
 
+TEST_CASE("repository: error text that is long, multi-byte, invalid UTF-8 or holds a NUL is still recorded") {
+  OutboxHarness h;
+  insert_rows(h, 2);
+  Db db(h.database_url());
+  OutboxRepository repo("me");
+  auto rows = repo.claim(*db.conn, 10, kLease);
+  REQUIRE(rows.size() == 2);
+  std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.resource_id < b.resource_id; });
+  // 3-byte characters: a cut at byte 500 would fall inside one.
+  std::string euros;
+  for (int i = 0; i < 400; ++i) euros += "\xE2\x82\xAC";
+  CHECK(repo.retry(*db.conn, rows[0], seconds(60), "ServiceError", 500U, euros));
+  CHECK(repo.dead_letter(*db.conn, rows[1], "ServiceError", 400U, std::string("bad \xFF\xFE and \0 nul", 16)));
+  CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE resource_id = 'r0' AND last_status = 500 "
+                 "AND octet_length(last_error) = 498 AND last_error = repeat(U&'\\20AC', 166)") == 1);
+  CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE resource_id = 'r1' AND dead_at IS NOT NULL "
+                 "AND last_error = U&'bad \\FFFD\\FFFD and \\FFFD nul'") == 1);
+}
+
 TEST_CASE("repository: release_all hands back only this worker's leases") {
   OutboxHarness h;
   insert_rows(h, 3);
