@@ -21,6 +21,7 @@ constexpr std::size_t kReadBufferSlack = std::size_t{16} * 1024;
 constexpr std::size_t kFirstReadBytes = 4096;
 constexpr std::size_t kMaxChunkExtensionBytes = 1024;
 constexpr auto kAcceptPauseOnExhaustion = std::chrono::milliseconds(100);
+constexpr auto kDrainPoll = std::chrono::milliseconds(20);
 
 }  // namespace
 
@@ -59,6 +60,26 @@ void HttpServer::stop_accepting() {
     beast::error_code ignored;
     self->acceptor_.close(ignored);
   });
+  close_idle_connections();
+}
+
+void HttpServer::close_idle_connections() {
+  std::lock_guard lock(sessions_mutex_);
+  for (auto& [executor, weak] : sessions_) {
+    // On the connection's own strand: close it only if it is still between requests.
+    asio::post(executor, [weak = weak] {
+      if (auto idle = weak.lock(); idle && idle->waiting) idle->stream->cancel();
+    });
+  }
+}
+
+asio::awaitable<std::size_t> HttpServer::drain(std::chrono::steady_clock::time_point deadline) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (open_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(kDrainPoll);
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+  co_return open_.load();
 }
 
 asio::awaitable<void> HttpServer::accept_loop() {
@@ -145,6 +166,12 @@ asio::awaitable<void> write_response(Stream& stream, HttpResponse& res, bool hea
 }  // namespace
 
 asio::awaitable<void> HttpServer::session(beast::tcp_stream stream) {
+  auto idle = std::make_shared<IdleWait>(IdleWait{&stream, false});
+  {
+    std::lock_guard lock(sessions_mutex_);
+    std::erase_if(sessions_, [](const auto& entry) { return entry.second.expired(); });
+    sessions_.emplace_back(stream.get_executor(), idle);
+  }
   struct OpenGuard {
     std::atomic<std::size_t>& count;
     ~OpenGuard() { count.fetch_sub(1); }
@@ -167,11 +194,14 @@ asio::awaitable<void> HttpServer::session(beast::tcp_stream stream) {
     // Between requests a keep-alive connection may idle; once a request's
     // first byte is here, its whole header must follow within header_timeout.
     if (!first && buffer.size() == 0) {
+      if (!accepting_) break;  // shutting down: no next request
       stream.expires_after(settings_.idle_timeout);
+      idle->waiting = true;
       const auto n = co_await stream.async_read_some(buffer.prepare(std::min(kFirstReadBytes, buffer.max_size())),
                                                      asio::redirect_error(asio::use_awaitable, ec));
+      idle->waiting = false;
       buffer.commit(n);
-      if (ec) break;  // idle timeout or the client left: close quietly
+      if (ec) break;  // idle timeout, the client left, or shutdown: close quietly
     }
     stream.expires_after(settings_.header_timeout);
     co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));

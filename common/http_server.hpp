@@ -10,8 +10,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 #include "common/asio.hpp"
 #include "common/http_framing.hpp"
 
@@ -47,15 +49,27 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
 
   // Binds and listens; throws on failure (port taken, bad address).
   void start();
-  // Stops accepting; open connections finish their current request.
+  // Stops accepting; open connections finish their current request, and
+  // connections idling between requests are closed at once.
   void stop_accepting();
+  // Completes when every connection has closed, or at `deadline` (then
+  // returns the number still open: requests that did not finish in time).
+  boost::asio::awaitable<std::size_t> drain(std::chrono::steady_clock::time_point deadline);
   [[nodiscard]] std::uint16_t port() const { return bound_port_; }
   [[nodiscard]] std::size_t open_connections() const { return open_.load(); }
   [[nodiscard]] std::size_t requests_in_flight() const { return in_flight_.load(); }
 
  private:
+  // What stop_accepting needs to close a connection that waits for its next
+  // request: touched only on that connection's strand.
+  struct IdleWait {
+    boost::beast::tcp_stream* stream = nullptr;
+    bool waiting = false;
+  };
+
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> session(boost::beast::tcp_stream stream);
+  void close_idle_connections();
 
   boost::asio::io_context& ioc_;
   HttpServerSettings settings_;
@@ -65,6 +79,8 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
   std::atomic<std::size_t> open_{0};
   std::atomic<std::size_t> in_flight_{0};
   std::atomic<bool> accepting_{false};
+  std::mutex sessions_mutex_;
+  std::vector<std::pair<boost::asio::any_io_executor, std::weak_ptr<IdleWait>>> sessions_;
 };
 
 }  // namespace fgac

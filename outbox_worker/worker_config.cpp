@@ -14,14 +14,14 @@ std::string default_worker_id() {
 }
 }  // namespace
 
-WorkerConfig load_worker_config(const EnvSource& env) {
+WorkerConfig load_worker_config(const EnvSource& env, std::vector<EnvVar>* declared) {
   using std::chrono::milliseconds;
   EnvReader r(env);
   WorkerConfig c;
-  c.database.url = r.required_str("DATABASE_URL");
+  c.database.url = r.required_str("DATABASE_URL", "libpq URI");
   c.database.application_name = "outbox-worker";
-  c.authz_url = r.required_str("AGENTEX_AUTH_URL");
-  c.authz_ca_file = r.optional_str("AGENTEX_AUTH_CA_FILE");
+  c.authz_url = r.required_str("AGENTEX_AUTH_URL", "where register and deregister go");
+  c.authz_ca_file = r.optional_str("AGENTEX_AUTH_CA_FILE", "PEM bundle for an https:// authz service");
   if (!c.authz_url.empty()) {
     try {
       (void)HttpClient(HttpClientSettings{.base_url = c.authz_url, .ca_file = c.authz_ca_file});
@@ -29,28 +29,37 @@ WorkerConfig load_worker_config(const EnvSource& env) {
       r.fail(std::string("AGENTEX_AUTH_URL: ") + e.what());
     }
   }
-  c.service_token = r.optional_str("AUTHZ_SERVICE_TOKEN");
-  c.worker_id = r.str("WORKER_ID", default_worker_id());
-  c.batch_size = r.integer("WORKER_BATCH_SIZE", 100, 1, 10000);
-  c.concurrency = r.integer("WORKER_CONCURRENCY", 32, 1, 4096);
-  c.lease = r.millis("WORKER_LEASE_MS", milliseconds(30000), milliseconds(1000), milliseconds(3600000));
-  c.poll_interval = r.millis("WORKER_POLL_INTERVAL_MS", milliseconds(1000), milliseconds(10), milliseconds(600000));
-  c.poll_only = r.boolean("WORKER_POLL_ONLY", false);
-  c.retry.base = r.millis("WORKER_BACKOFF_BASE_MS", kBackoffBase, milliseconds(1), milliseconds(600000));
-  c.retry.cap = r.millis("WORKER_BACKOFF_CAP_MS", kBackoffCap, milliseconds(1), milliseconds(86400000));
-  c.breaker.trip_after = static_cast<int>(r.integer("WORKER_BREAKER_TRIP_AFTER", kBreakerTripAfter, 0, 100000));
-  c.breaker.pause.base =
-      r.millis("WORKER_BREAKER_PAUSE_BASE_MS", kBreakerPauseBase, milliseconds(1), milliseconds(600000));
-  c.breaker.pause.cap =
-      r.millis("WORKER_BREAKER_PAUSE_CAP_MS", kBreakerPauseCap, milliseconds(1), milliseconds(600000));
-  c.connect_timeout = r.millis("AUTHZ_CONNECT_TIMEOUT_MS", milliseconds(2000), milliseconds(10), milliseconds(600000));
-  c.request_timeout = r.millis("AUTHZ_REQUEST_TIMEOUT_MS", milliseconds(10000), milliseconds(10), milliseconds(600000));
-  c.shutdown_grace = r.millis("WORKER_SHUTDOWN_GRACE_MS", milliseconds(20000), milliseconds(0), milliseconds(3600000));
-  c.gauge_refresh = r.millis("WORKER_GAUGE_REFRESH_MS", milliseconds(5000), milliseconds(100), milliseconds(600000));
+  c.service_token = r.optional_str("AUTHZ_SERVICE_TOKEN", "sent as Authorization: Bearer; never logged or stored");
+  c.worker_id = r.str("WORKER_ID", default_worker_id(), "recorded as leased_by");
+  c.batch_size = r.integer("WORKER_BATCH_SIZE", 100, 1, 10000, "most rows per claim");
+  c.concurrency = r.integer("WORKER_CONCURRENCY", 32, 1, 4096, "calls in flight");
+  c.lease = r.millis("WORKER_LEASE_MS", milliseconds(30000), milliseconds(1000), milliseconds(3600000),
+                     "lease per claimed row");
+  c.poll_interval = r.millis("WORKER_POLL_INTERVAL_MS", milliseconds(1000), milliseconds(10), milliseconds(600000),
+                             "safety-net poll");
+  c.poll_only = r.boolean("WORKER_POLL_ONLY", false, "no LISTEN (behind PgBouncer in transaction mode)");
+  c.retry.base =
+      r.millis("WORKER_BACKOFF_BASE_MS", kBackoffBase, milliseconds(1), milliseconds(600000), "first retry delay");
+  c.retry.cap =
+      r.millis("WORKER_BACKOFF_CAP_MS", kBackoffCap, milliseconds(1), milliseconds(86400000), "longest retry delay");
+  c.breaker.trip_after = static_cast<int>(r.integer("WORKER_BREAKER_TRIP_AFTER", kBreakerTripAfter, 0, 100000,
+                                                    "unavailable answers in a row that open the breaker"));
+  c.breaker.pause.base = r.millis("WORKER_BREAKER_PAUSE_BASE_MS", kBreakerPauseBase, milliseconds(1),
+                                  milliseconds(600000), "pause before the first probe");
+  c.breaker.pause.cap = r.millis("WORKER_BREAKER_PAUSE_CAP_MS", kBreakerPauseCap, milliseconds(1), milliseconds(600000),
+                                 "longest pause between probes");
+  c.connect_timeout = r.millis("AUTHZ_CONNECT_TIMEOUT_MS", milliseconds(2000), milliseconds(10), milliseconds(600000),
+                               "connect deadline per call");
+  c.request_timeout = r.millis("AUTHZ_REQUEST_TIMEOUT_MS", milliseconds(10000), milliseconds(10), milliseconds(600000),
+                               "deadline per call");
+  c.shutdown_grace = r.millis("WORKER_SHUTDOWN_GRACE_MS", milliseconds(20000), milliseconds(0), milliseconds(3600000),
+                              "on SIGTERM: time for in-flight calls");
+  c.gauge_refresh = r.millis("WORKER_GAUGE_REFRESH_MS", milliseconds(5000), milliseconds(100), milliseconds(600000),
+                             "outbox gauge refresh interval");
   c.database.pool_size = 4;
   c.monitor.name = "monitor";
-  c.monitor.address = r.str("MONITOR_ADDR", "0.0.0.0");
-  c.monitor.port = r.port("WORKER_MONITOR_PORT", 8082);
+  c.monitor.address = r.str("MONITOR_ADDR", "0.0.0.0", "monitor listen address");
+  c.monitor.port = r.port("WORKER_MONITOR_PORT", 8082, "monitor port: /healthz, /readyz, /metrics");
   c.monitor.max_connections = 64;
   if (c.retry.base > c.retry.cap) r.fail("WORKER_BACKOFF_BASE_MS must not exceed WORKER_BACKOFF_CAP_MS");
   if (c.breaker.pause.base > c.breaker.pause.cap) {
@@ -63,11 +72,12 @@ WorkerConfig load_worker_config(const EnvSource& env) {
            std::to_string(c.lease.count()) + ")");
   }
   try {
-    c.log_level = log::parse_level(r.str("LOG_LEVEL", "info"));
+    c.log_level = log::parse_level(r.str("LOG_LEVEL", "info", "debug, info, warn or error"));
   } catch (const std::exception& e) {
     r.fail(std::string("LOG_LEVEL: ") + e.what());
   }
-  r.reject_unknown(owned_env_prefixes());
+  r.reject_unknown(kWorkerOwnedPrefixes);
+  if (declared) *declared = r.declared();
   r.finish();
   return c;
 }

@@ -3,6 +3,8 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/env.hpp"
 #include "common/http_server.hpp"
@@ -37,6 +39,12 @@ struct WorkerConfig {
   log::Level log_level = log::Level::info;
 };
 
-WorkerConfig load_worker_config(const EnvSource& env);  // throws ConfigError
+// Prefixes whose unknown variables stop the worker at start-up (a likely
+// typo). The API's variables (API_*, AUTHN_*) share the ConfigMap and are ignored.
+inline const std::vector<std::string_view> kWorkerOwnedPrefixes{"WORKER_", "AUTHZ_"};
+
+// Throws ConfigError naming every problem. `declared`, when given, receives
+// every variable the worker reads (the README's table is tested against it).
+WorkerConfig load_worker_config(const EnvSource& env, std::vector<EnvVar>* declared = nullptr);
 
 }  // namespace fgac::worker

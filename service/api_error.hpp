@@ -8,14 +8,15 @@
 namespace fgac::api {
 
 enum class ErrorKind {
-  malformed,          // 400
-  unauthenticated,    // 401
-  not_found,          // 404
-  conflict,           // 409
-  too_large,          // 413
-  unsupported_media,  // 415
-  invalid,            // 422
-  unavailable,        // 503
+  malformed,           // 400
+  unauthenticated,     // 401
+  not_found,           // 404
+  method_not_allowed,  // 405
+  conflict,            // 409
+  too_large,           // 413
+  unsupported_media,   // 415
+  invalid,             // 422
+  unavailable,         // 503
 };
 
 class ApiError : public std::runtime_error {

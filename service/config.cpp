@@ -30,46 +30,58 @@ std::vector<std::string> parse_forwarded_headers(const std::string& list, EnvRea
 
 }  // namespace
 
-ApiConfig load_api_config(const EnvSource& env) {
+ApiConfig load_api_config(const EnvSource& env, std::vector<EnvVar>* declared) {
   using std::chrono::milliseconds;
   EnvReader r(env);
   ApiConfig c;
-  c.database.url = r.required_str("DATABASE_URL");
-  c.database.pool_size = static_cast<std::size_t>(r.integer("API_DB_POOL_SIZE", 8, 1, 256));
+  c.database.url = r.required_str("DATABASE_URL", "libpq URI");
+  c.database.pool_size = static_cast<std::size_t>(
+      r.integer("API_DB_POOL_SIZE", 8, 1, 256, "database connections (and the threads that use them)"));
   c.database.application_name = "task-api";
-  c.database.queue_timeout =
-      r.millis("API_DB_QUEUE_TIMEOUT_MS", milliseconds(2000), milliseconds(10), milliseconds(600000));
+  c.database.queue_timeout = r.millis("API_DB_QUEUE_TIMEOUT_MS", milliseconds(2000), milliseconds(10),
+                                      milliseconds(600000), "longest a request waits for a database connection");
 
   c.http.name = "api";
-  c.http.address = r.str("API_ADDR", "0.0.0.0");
-  c.http.port = r.port("API_PORT", 8080);
+  c.http.address = r.str("API_ADDR", "0.0.0.0", "listen address");
+  c.http.port = r.port("API_PORT", 8080, "listen port");
   c.http.max_body_bytes = static_cast<std::uint64_t>(
-      r.integer("API_MAX_BODY_BYTES", std::int64_t{1024} * 1024, 1024, std::int64_t{64} * 1024 * 1024));
-  c.http.max_header_bytes = static_cast<std::uint32_t>(
-      r.integer("API_MAX_HEADER_BYTES", std::int64_t{16} * 1024, 1024, std::int64_t{1024} * 1024));
-  c.http.max_connections = static_cast<std::size_t>(r.integer("API_MAX_CONNECTIONS", 1024, 1, 100000));
-  c.http.header_timeout =
-      r.millis("API_HEADER_TIMEOUT_MS", milliseconds(10000), milliseconds(100), milliseconds(600000));
-  c.http.read_timeout = r.millis("API_READ_TIMEOUT_MS", milliseconds(10000), milliseconds(100), milliseconds(600000));
-  c.http.idle_timeout = r.millis("API_IDLE_TIMEOUT_MS", milliseconds(60000), milliseconds(100), milliseconds(3600000));
+      r.integer("API_MAX_BODY_BYTES", std::int64_t{1024} * 1024, 1024, std::int64_t{64} * 1024 * 1024, "body limit"));
+  c.http.max_header_bytes = static_cast<std::uint32_t>(r.integer("API_MAX_HEADER_BYTES", std::int64_t{16} * 1024, 1024,
+                                                                 std::int64_t{1024} * 1024, "header section limit"));
+  c.http.max_connections =
+      static_cast<std::size_t>(r.integer("API_MAX_CONNECTIONS", 1024, 1, 100000, "open connections"));
+  c.http.header_timeout = r.millis("API_HEADER_TIMEOUT_MS", milliseconds(10000), milliseconds(100),
+                                   milliseconds(600000), "deadline for every request's header section");
+  c.http.read_timeout = r.millis("API_READ_TIMEOUT_MS", milliseconds(10000), milliseconds(100), milliseconds(600000),
+                                 "deadline for a body, and for each response write");
+  c.http.idle_timeout = r.millis("API_IDLE_TIMEOUT_MS", milliseconds(60000), milliseconds(100), milliseconds(3600000),
+                                 "keep-alive idle time");
+  c.max_json_depth = static_cast<std::size_t>(r.integer("API_MAX_JSON_DEPTH", 64, 2, 1000, "deepest JSON nesting"));
+  c.shutdown_grace = r.millis("API_SHUTDOWN_GRACE_MS", milliseconds(10000), milliseconds(0), milliseconds(600000),
+                              "on SIGTERM: how long in-flight requests may take to finish");
 
   c.monitor.name = "monitor";
-  c.monitor.address = r.str("MONITOR_ADDR", "0.0.0.0");
-  c.monitor.port = r.port("API_MONITOR_PORT", 8081);
+  c.monitor.address = r.str("MONITOR_ADDR", "0.0.0.0", "monitor listen address");
+  c.monitor.port = r.port("API_MONITOR_PORT", 8081, "monitor port: /healthz, /readyz, /metrics");
   c.monitor.max_connections = 64;
-  c.max_json_depth = static_cast<std::size_t>(r.integer("API_MAX_JSON_DEPTH", 64, 2, 1000));
 
-  c.dual_write = r.boolean("FGAC_TASKS_DUAL_WRITE", false);
-  const bool auth_disabled = r.boolean("AUTH_DISABLED", false);
-  auto auth_url = r.optional_str("AGENTEX_AUTH_URL");
+  c.dual_write = r.boolean("FGAC_TASKS_DUAL_WRITE", false, "write outbox rows on create and delete");
+  const bool auth_disabled = r.boolean("AUTH_DISABLED", false, "development only: no authn, no principal");
+  const auto auth_url = r.optional_str("AGENTEX_AUTH_URL", "base URL of the authn/authz service");
+  // Read whether or not authn is on, so that each is a known variable either way.
+  AuthnSettings a;
+  a.timeout =
+      r.millis("AUTHN_TIMEOUT_MS", milliseconds(2000), milliseconds(10), milliseconds(60000), "deadline for /v1/authn");
+  a.cache_ttl =
+      r.millis("AUTHN_CACHE_TTL_MS", milliseconds(5000), milliseconds(0), milliseconds(3600000), "principal cache TTL");
+  a.cache_max_entries =
+      static_cast<std::size_t>(r.integer("AUTHN_CACHE_MAX_ENTRIES", 10000, 0, 10000000, "principal cache entries"));
+  a.ca_file = r.optional_str("AGENTEX_AUTH_CA_FILE", "PEM bundle for an https:// authn/authz service");
+  if (auto list = r.optional_str("AUTHN_FORWARD_HEADERS", "the only request headers sent to /v1/authn")) {
+    a.forwarded_headers = parse_forwarded_headers(*list, r);
+  }
   if (auth_url) {
-    AuthnSettings a;
     a.url = *auth_url;
-    a.timeout = r.millis("AUTHN_TIMEOUT_MS", milliseconds(2000), milliseconds(10), milliseconds(60000));
-    a.cache_ttl = r.millis("AUTHN_CACHE_TTL_MS", milliseconds(5000), milliseconds(0), milliseconds(3600000));
-    a.cache_max_entries = static_cast<std::size_t>(r.integer("AUTHN_CACHE_MAX_ENTRIES", 10000, 0, 10000000));
-    a.ca_file = r.optional_str("AGENTEX_AUTH_CA_FILE");
-    if (auto list = r.optional_str("AUTHN_FORWARD_HEADERS")) a.forwarded_headers = parse_forwarded_headers(*list, r);
     try {
       (void)HttpClient(HttpClientSettings{.base_url = a.url, .ca_file = a.ca_file});
     } catch (const std::exception& e) {
@@ -82,11 +94,12 @@ ApiConfig load_api_config(const EnvSource& env) {
   }
 
   try {
-    c.log_level = log::parse_level(r.str("LOG_LEVEL", "info"));
+    c.log_level = log::parse_level(r.str("LOG_LEVEL", "info", "debug, info, warn or error"));
   } catch (const std::exception& e) {
     r.fail(std::string("LOG_LEVEL: ") + e.what());
   }
-  r.reject_unknown(owned_env_prefixes());
+  r.reject_unknown(kApiOwnedPrefixes);
+  if (declared) *declared = r.declared();
   r.finish();
   return c;
 }

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <optional>
+#include <string_view>
+#include <vector>
 
 #include "common/env.hpp"
 #include "common/http_server.hpp"
@@ -18,10 +20,17 @@ struct ApiConfig {
   HttpServerSettings monitor;
   std::optional<AuthnSettings> authn;  // unset only with AUTH_DISABLED=true
   std::size_t max_json_depth = 64;
+  std::chrono::milliseconds shutdown_grace{10000};
   bool dual_write = false;
   log::Level log_level = log::Level::info;
 };
 
-ApiConfig load_api_config(const EnvSource& env);  // throws ConfigError
+// Prefixes whose unknown variables stop the API at start-up (a likely typo).
+// Other binaries' variables (WORKER_*, AUTHZ_*) share the ConfigMap and are ignored.
+inline const std::vector<std::string_view> kApiOwnedPrefixes{"API_", "AUTHN_", "FGAC_TASKS_"};
+
+// Throws ConfigError naming every problem. `declared`, when given, receives
+// every variable the API reads (the README's table is tested against it).
+ApiConfig load_api_config(const EnvSource& env, std::vector<EnvVar>* declared = nullptr);
 
 }  // namespace fgac::api

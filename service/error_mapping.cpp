@@ -17,6 +17,8 @@ http::status status_of(ErrorKind kind) {
       return http::status::unauthorized;
     case ErrorKind::not_found:
       return http::status::not_found;
+    case ErrorKind::method_not_allowed:
+      return http::status::method_not_allowed;
     case ErrorKind::conflict:
       return http::status::conflict;
     case ErrorKind::too_large:

@@ -75,6 +75,21 @@ void TaskApi::stop_accepting() {
   monitor_->stop_accepting();
 }
 
+void TaskApi::shutdown(std::function<void()> done) {
+  stop_accepting();
+  asio::co_spawn(ioc_, drain_and_stop(std::move(done)), asio::detached);
+}
+
+asio::awaitable<void> TaskApi::drain_and_stop(std::function<void()> done) {
+  const auto deadline = std::chrono::steady_clock::now() + config_.shutdown_grace;
+  const auto unfinished = co_await server_->drain(deadline);
+  (void)co_await monitor_->drain(std::chrono::steady_clock::now());
+  // Every committed change already woke the workers or will on their next poll.
+  if (notifier_) notifier_->stop();
+  log::info("task-api stopped", {{"unfinished_connections", unfinished}});
+  done();
+}
+
 std::uint16_t TaskApi::port() const {
   return server_->port();
 }
@@ -86,14 +101,18 @@ std::size_t TaskApi::requests_in_flight() const {
 }
 
 asio::awaitable<bool> TaskApi::ready() {
+  bool current = false;
   try {
-    co_return co_await db<bool>([](pqxx::connection& conn) {
+    current = co_await db<bool>([](pqxx::connection& conn) {
       static const auto migrations = schema::parse_migrations(schema::embedded_migration_files());
       return schema::migrations_current(conn, migrations);
     });
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {
+    log::warn("not ready: database unreachable", {{"error", e.what()}});
     co_return false;
   }
+  if (!current) log::warn("not ready: schema migrations are not current");
+  co_return current;
 }
 
 void TaskApi::outbox_changed() {
@@ -124,8 +143,8 @@ asio::awaitable<std::optional<Principal>> TaskApi::authenticate(const HttpReques
 
 asio::awaitable<HttpResponse> TaskApi::dispatch(const RouteMatch& match, HttpRequest& req) {
   if (match.route == Route::none) {
-    if (match.method_not_allowed) co_return json_error(http::status::method_not_allowed, "method not allowed");
-    co_return json_error(http::status::not_found, "not found");
+    if (match.method_not_allowed) throw ApiError(ErrorKind::method_not_allowed, "method not allowed");
+    throw ApiError(ErrorKind::not_found, "not found");
   }
   const auto principal = co_await authenticate(req);
   const auto& p = match.params;
@@ -193,7 +212,7 @@ asio::awaitable<HttpResponse> TaskApi::dispatch(const RouteMatch& match, HttpReq
     case Route::none:
       break;
   }
-  co_return json_error(http::status::not_found, "not found");
+  throw ApiError(ErrorKind::not_found, "not found");
 }
 
 asio::awaitable<HttpResponse> TaskApi::create_task(const CreateTaskRequest& request,

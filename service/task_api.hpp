@@ -3,6 +3,7 @@
 #pragma once
 
 #include <prometheus/registry.h>
+#include <functional>
 #include <memory>
 
 #include "common/asio.hpp"
@@ -21,8 +22,13 @@ class TaskApi {
   TaskApi(boost::asio::io_context& ioc, ApiConfig config);
   ~TaskApi();
 
+  using Config = ApiConfig;
+
   void start();           // binds both ports; throws when it cannot
-  void stop_accepting();  // SIGTERM: no new connections; in-flight requests finish
+  void stop_accepting();  // no new connections; in-flight requests finish
+  // SIGTERM: stop accepting, let in-flight requests finish within the grace
+  // period, stop the notifier, then call `done` (on the I/O context).
+  void shutdown(std::function<void()> done);
   [[nodiscard]] std::uint16_t port() const;
   [[nodiscard]] std::uint16_t monitor_port() const;
   [[nodiscard]] std::size_t requests_in_flight() const;
@@ -38,6 +44,7 @@ class TaskApi {
                                                  const std::optional<Principal>& principal);
   boost::asio::awaitable<HttpResponse> delete_task(const RouteMatch& match, const std::optional<Principal>& principal);
   boost::asio::awaitable<bool> ready();
+  boost::asio::awaitable<void> drain_and_stop(std::function<void()> done);
   // After a commit that made an outbox row due: wake the workers.
   void outbox_changed();
 

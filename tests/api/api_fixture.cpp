@@ -4,6 +4,7 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
+#include <future>
 
 namespace fgac::testing {
 
@@ -55,6 +56,12 @@ long long ApiFixture::scalar(const std::string& sql) {
   auto conn = pg_connect(settings_for(url_));
   pqxx::nontransaction tx(*conn);
   return tx.exec1(sql)[0].as<long long>();
+}
+
+void ApiFixture::shutdown() {
+  std::promise<void> finished;
+  boost::asio::post(ioc_, [&] { api_->shutdown([&] { finished.set_value(); }); });
+  finished.get_future().wait();
 }
 
 void ApiFixture::expect_healthy() {

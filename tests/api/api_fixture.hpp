@@ -47,6 +47,8 @@ class ApiFixture {
   [[nodiscard]] const std::string& database_url() const { return url_; }
   // The service answers its health check and a real request.
   void expect_healthy();
+  // TaskApi::shutdown as SIGTERM calls it; returns once it reported done.
+  void shutdown();
 
  private:
   std::string url_;

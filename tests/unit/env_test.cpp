@@ -70,6 +70,19 @@ TEST_CASE("env: an unknown variable with one of our prefixes is rejected as a li
   MapEnv env(
       std::map<std::string, std::string>{{"WORKER_CONCURENCY", "8"}, {"WORKER_CONCURRENCY", "8"}, {"PATH", "/bin"}});
   fgac::EnvReader r(env);
-  r.reject_unknown(fgac::owned_env_prefixes());
+  r.integer("WORKER_CONCURRENCY", 32, 1, 4096);
+  r.reject_unknown({"WORKER_"});
   CHECK_THROWS_WITH_AS(r.finish(), doctest::Contains("unknown variable WORKER_CONCURENCY"), fgac::ConfigError);
+}
+
+TEST_CASE("env: a variable is known because its binary reads it, with no list to keep in step") {
+  MapEnv env(std::map<std::string, std::string>{{"WORKER_NEW_KNOB", "3"}, {"API_PORT", "1"}});
+  fgac::EnvReader r(env);
+  CHECK(r.integer("WORKER_NEW_KNOB", 1, 1, 9, "a knob added today") == 3);
+  r.reject_unknown({"WORKER_"});  // API_PORT is another binary's: not this reader's concern
+  CHECK_NOTHROW(r.finish());
+  REQUIRE(r.declared().size() == 1);
+  CHECK(r.declared()[0].name == "WORKER_NEW_KNOB");
+  CHECK(r.declared()[0].fallback == "1");
+  CHECK(r.declared()[0].doc == "a knob added today");
 }
