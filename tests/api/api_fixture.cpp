@@ -58,6 +58,11 @@ long long ApiFixture::scalar(const std::string& sql) {
   return tx.exec1(sql)[0].as<long long>();
 }
 
+bool ApiFixture::a_query_waits_on_a_lock() {
+  return eventually([&] { return scalar("SELECT count(*) FROM pg_locks WHERE NOT granted") > 0; },
+                    std::chrono::seconds(5));
+}
+
 void ApiFixture::shutdown() {
   std::promise<void> finished;
   boost::asio::post(ioc_, [&] { api_->shutdown([&] { finished.set_value(); }); });

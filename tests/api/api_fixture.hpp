@@ -47,6 +47,8 @@ class ApiFixture {
   [[nodiscard]] const std::string& database_url() const { return url_; }
   // The service answers its health check and a real request.
   void expect_healthy();
+  // Waits until some statement waits on a lock (the test holds one); false after 5 s.
+  bool a_query_waits_on_a_lock();
   // TaskApi::shutdown as SIGTERM calls it; returns once it reported done.
   void shutdown();
 

@@ -343,13 +343,7 @@ TEST_CASE("database: a request that waits for a connection longer than API_DB_QU
   pqxx::work lock(*holder);
   lock.exec0("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE");
   std::thread blocked([&] { (void)api.post("/tasks", {{"agent_name", "agent-queue"}}); });
-  REQUIRE(eventually(
-      [&] {
-        auto conn = fgac::pg_connect(settings_for(api.database_url()));
-        pqxx::nontransaction tx(*conn);
-        return tx.exec1("SELECT count(*) FROM pg_locks WHERE NOT granted")[0].as<long long>() > 0;
-      },
-      std::chrono::seconds(5)));
+  REQUIRE(api.a_query_waits_on_a_lock());
   const auto started = std::chrono::steady_clock::now();
   auto r = api.call("GET", "/agents");
   CHECK(r.status == 503);

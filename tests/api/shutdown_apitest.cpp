@@ -35,13 +35,7 @@ TEST_CASE("shutdown: an in-flight request finishes, an idle keep-alive connectio
   lock.exec0("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE");
   HttpResult in_flight;
   std::thread create([&] { in_flight = api.post("/tasks", {{"agent_name", "agent-shutdown"}}); });
-  REQUIRE(eventually(
-      [&] {
-        auto conn = fgac::pg_connect(settings_for(api.database_url()));
-        pqxx::nontransaction tx(*conn);
-        return tx.exec1("SELECT count(*) FROM pg_locks WHERE NOT granted")[0].as<long long>() > 0;
-      },
-      std::chrono::seconds(5)));
+  REQUIRE(api.a_query_waits_on_a_lock());
 
   std::atomic<bool> stopped{false};
   std::thread stopper([&] {

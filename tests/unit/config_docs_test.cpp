@@ -11,26 +11,11 @@
 
 #include "outbox_worker/worker_config.hpp"
 #include "service/config.hpp"
+#include "tests/unit/map_env.hpp"
+
+using fgac::testing::MapEnv;
 
 namespace {
-
-class MapEnv final : public fgac::EnvSource {
- public:
-  explicit MapEnv(std::map<std::string, std::string> values) : values_(std::move(values)) {}
-  std::optional<std::string> get(std::string_view name) const override {
-    auto it = values_.find(std::string(name));
-    if (it == values_.end()) return std::nullopt;
-    return it->second;
-  }
-  std::vector<std::string> names() const override {
-    std::vector<std::string> out;
-    for (const auto& [k, v] : values_) out.push_back(k);
-    return out;
-  }
-
- private:
-  std::map<std::string, std::string> values_;
-};
 
 std::vector<std::string> readme_table_rows() {
   std::ifstream in(std::string(FGAC_SOURCE_DIR) + "/README.md");

@@ -3,28 +3,9 @@
 #include <map>
 
 #include "common/env.hpp"
+#include "tests/unit/map_env.hpp"
 
-namespace {
-
-class MapEnv final : public fgac::EnvSource {
- public:
-  explicit MapEnv(std::map<std::string, std::string> values) : values_(std::move(values)) {}
-  std::optional<std::string> get(std::string_view name) const override {
-    auto it = values_.find(std::string(name));
-    if (it == values_.end()) return std::nullopt;
-    return it->second;
-  }
-  std::vector<std::string> names() const override {
-    std::vector<std::string> out;
-    for (const auto& [k, v] : values_) out.push_back(k);
-    return out;
-  }
-
- private:
-  std::map<std::string, std::string> values_;
-};
-
-}  // namespace
+using fgac::testing::MapEnv;
 
 TEST_CASE("env: defaults apply when a variable is unset or empty") {
   MapEnv env(std::map<std::string, std::string>{{"WORKER_BATCH_SIZE", ""}});

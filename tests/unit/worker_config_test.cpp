@@ -3,29 +3,14 @@
 #include <map>
 
 #include "outbox_worker/worker_config.hpp"
+#include "tests/unit/map_env.hpp"
 
 using namespace fgac::worker;
 using std::chrono::milliseconds;
 
+using fgac::testing::MapEnv;
+
 namespace {
-
-class MapEnv final : public fgac::EnvSource {
- public:
-  explicit MapEnv(std::map<std::string, std::string> values) : values_(std::move(values)) {}
-  std::optional<std::string> get(std::string_view name) const override {
-    auto it = values_.find(std::string(name));
-    if (it == values_.end()) return std::nullopt;
-    return it->second;
-  }
-  std::vector<std::string> names() const override {
-    std::vector<std::string> out;
-    for (const auto& [k, v] : values_) out.push_back(k);
-    return out;
-  }
-
- private:
-  std::map<std::string, std::string> values_;
-};
 
 std::map<std::string, std::string> minimal() {
   return {{"DATABASE_URL", "postgresql://u@127.0.0.1/db"}, {"AGENTEX_AUTH_URL", "http://127.0.0.1:8090"}};
