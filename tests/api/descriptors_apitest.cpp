@@ -53,7 +53,7 @@ TEST_CASE("descriptors: on EMFILE the accept loop pauses, then serves the waitin
   rlimit original{};
   getrlimit(RLIMIT_NOFILE, &original);
   rlimit tight = original;
-  tight.rlim_cur = static_cast<rlim_t>(highest_open_fd() + 1 + kFree);
+  tight.rlim_cur = static_cast<rlim_t>(highest_open_fd()) + 1 + kFree;
   REQUIRE(setrlimit(RLIMIT_NOFILE, &tight) == 0);
 
   asio::io_context ioc;
