@@ -147,7 +147,8 @@ CreateTaskRequest parse_create_task(std::string_view body, std::size_t max_depth
 RpcRequest parse_rpc(std::string_view body, std::size_t max_depth) {
   auto json = parse_json_object(body, max_depth);
   RpcRequest req;
-  if (auto it = json.find("jsonrpc"); it == json.end() || *it != "2.0") invalid("jsonrpc must be \"2.0\"");
+  // Absent means "2.0", as upstream agentex defaults it (its client leaves it out).
+  if (auto it = json.find("jsonrpc"); it != json.end() && *it != "2.0") invalid("jsonrpc must be \"2.0\"");
   if (auto it = json.find("id"); it != json.end()) {
     if (!it->is_null() && !it->is_string() && !it->is_number_integer()) invalid("id must be a string or an integer");
     req.id = *it;

@@ -100,6 +100,12 @@ TEST_CASE("rpc: task/create is get-or-create by name on both agent routes") {
   auto nameless = api.post("/agents/name/agent-r/rpc", {{"jsonrpc", "2.0"}, {"id", "x"}, {"method", "task/create"}});
   CHECK(nameless.status == 200);
   CHECK(api.scalar("SELECT count(*) FROM tasks") == 2);
+  // The official agentex client sends neither jsonrpc nor id.
+  auto bare = api.post("/agents/name/agent-r/rpc", {{"method", "task/create"}, {"params", {{"name", "r-2"}}}});
+  CHECK(bare.status == 200);
+  CHECK(bare.json()["jsonrpc"] == "2.0");
+  CHECK(bare.json()["id"].is_null());
+  CHECK(bare.json()["result"]["name"] == "r-2");
 }
 
 TEST_CASE("creator: a user token fills creator_user_id, a service account fills creator_service_account_id") {

@@ -59,7 +59,11 @@ TEST_CASE("requests: JSON-RPC envelopes are checked") {
   CHECK(rpc.method == "task/create");
   CHECK(rpc.id == 3);
   CHECK(parse_rpc_task_create(rpc.params, AgentRef{std::nullopt, "a"}).name == "x");
-  CHECK(kind_of([] { parse_rpc(R"({"id":1,"method":"task/create"})"); }) == ErrorKind::invalid);
+  // As the official agentex client sends it: no jsonrpc, no id.
+  auto bare = parse_rpc(R"({"method":"task/create","params":{"name":"y"}})");
+  CHECK(bare.method == "task/create");
+  CHECK(bare.id.is_null());
+  CHECK(kind_of([] { parse_rpc(R"({"jsonrpc":"1.0","id":1,"method":"task/create"})"); }) == ErrorKind::invalid);
   CHECK(kind_of([] { parse_rpc(R"({"jsonrpc":"2.0","method":5})"); }) == ErrorKind::invalid);
   CHECK(kind_of([] { parse_rpc(R"({"jsonrpc":"2.0","method":"m","params":[1]})"); }) == ErrorKind::invalid);
   CHECK(kind_of([] { parse_rpc(R"({"jsonrpc":"2.0","method":"m","id":{"a":1}})"); }) == ErrorKind::invalid);
