@@ -106,11 +106,6 @@ enum class OnDelete { none, dropped_unsent, desire_flipped, deregister_enqueued 
 OnDelete supersede_on_delete(pqxx::transaction_base& tx, const std::string& task_id, bool was_registered,
                              const std::string& principal);
 
-// True when the change may wake a worker (there is something to deliver).
-inline bool wakes_worker(OnDelete outcome) {
-  return outcome == OnDelete::desire_flipped || outcome == OnDelete::deregister_enqueued;
-}
-
 // --- the worker's transitions ------------------------------------------------
 
 struct ClaimedRow {

@@ -241,7 +241,9 @@ asio::awaitable<HttpResponse> TaskApi::delete_task(const RouteMatch& match, cons
   }
   // The same 404 whether dual-write is on or off.
   if (!result.id) throw ApiError(ErrorKind::not_found, "task not found");
-  if (outbox::wakes_worker(result.outbox)) outbox_changed();
+  if (result.outbox == OutboxOnDelete::desire_flipped || result.outbox == OutboxOnDelete::deregister_enqueued) {
+    outbox_changed();
+  }
   co_return json_response(http::status::ok, nlohmann::json{{"id", *result.id}, {"message", "task deleted"}}.dump());
 }
 

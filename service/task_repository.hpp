@@ -27,9 +27,12 @@ struct NewTask {
   std::string outbox_principal;  // credential-free JSON
 };
 
+// What happened to the outbox when a task was deleted (for tests and logs).
+using OutboxOnDelete = outbox::OnDelete;
+
 struct DeleteResult {
   std::optional<std::string> id;  // unset when no such task
-  outbox::OnDelete outbox = outbox::OnDelete::none;
+  OutboxOnDelete outbox = OutboxOnDelete::none;
 };
 
 struct ListQuery {

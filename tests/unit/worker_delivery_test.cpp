@@ -31,7 +31,7 @@ class FakePort final : public AuthorizationPort {
  public:
   explicit FakePort(FakeClock& clock) : clock_(clock) {}
   void answer(CallResult result, std::chrono::milliseconds latency = 10ms) {
-    script_.push_back({std::move(result), latency});
+    script_.emplace_back(std::move(result), latency);
   }
   asio::awaitable<CallResult> deliver(const ClaimedRow& row, std::chrono::milliseconds timeout) override {
     calls.push_back({row.resource_id, timeout});

@@ -107,7 +107,7 @@ std::string OutboxHarness::create_agent(const std::string& name) {
   return *text("INSERT INTO agents (name) VALUES ('" + name + "') RETURNING id::text");
 }
 
-std::string OutboxHarness::create_task(const std::string& agent_id, Creator creator, bool enqueue_register) {
+std::string OutboxHarness::create_task(const std::string& agent_id, const Creator& creator, bool enqueue_register) {
   auto principal = fgac::outbox::creator_principal(creator.user_id, creator.service_account_id);
   if (principal.principal_type) principal.account_id = "acct-dev";
   fgac::api::NewTask task;

@@ -53,7 +53,7 @@ class OutboxHarness {
     std::optional<std::string> user_id;
     std::optional<std::string> service_account_id;
   };
-  std::string create_task(const std::string& agent_id, Creator creator = {.user_id = "user-alice"},
+  std::string create_task(const std::string& agent_id, const Creator& creator = {.user_id = "user-alice"},
                           bool enqueue_register = true);
   // The API's delete (outbox::supersede_on_delete): drop an unsent row, flip a sent one to absent under
   // a new generation, or enqueue a deregister when the register was already delivered.
