@@ -43,8 +43,8 @@ OutboxWorker::OutboxWorker(asio::io_context& ioc, WorkerConfig config)
            .poll_interval = config_.poll_interval},
           breaker_,
           [this](long long limit) {
-            return db<std::vector<ClaimedRow>>(
-                [this, limit](pqxx::connection& c) { return outbox_.claim(c, limit, config_.lease); });
+            return on_database<std::vector<ClaimedRow>>(
+                *pool_, [this, limit](pqxx::connection& c) { return outbox_.claim(c, limit, config_.lease); });
           },
           [this](ClaimedRow row, SteadyClock::time_point lease_end, bool probe) {
             return delivery_.run(std::move(row), lease_end, probe);
@@ -52,7 +52,10 @@ OutboxWorker::OutboxWorker(asio::io_context& ioc, WorkerConfig config)
           steady_now),
       gauges_(
           ioc_, config_.gauge_refresh,
-          [this] { return db<outbox::Gauges>([](pqxx::connection& c) { return outbox::WorkerOutbox::gauges(c); }); },
+          [this] {
+            return on_database<outbox::Gauges>(*pool_,
+                                               [](pqxx::connection& c) { return outbox::WorkerOutbox::gauges(c); });
+          },
           metrics_) {
   monitor_ =
       std::make_shared<HttpServer>(ioc_, config_.monitor, monitor_handler(registry_, [this] { return readiness(); }));
@@ -65,7 +68,7 @@ OutboxWorker::~OutboxWorker() {
 
 asio::awaitable<Readiness> OutboxWorker::readiness() {
   try {
-    const bool current = co_await db<bool>([](pqxx::connection& c) {
+    const bool current = co_await on_database<bool>(*pool_, [](pqxx::connection& c) {
       static const auto migrations = schema::parse_migrations(schema::embedded_migration_files());
       return schema::migrations_current(c, migrations);
     });
@@ -112,7 +115,8 @@ asio::awaitable<void> OutboxWorker::drain_and_stop(std::function<void()> done) {
     co_await timer.async_wait(asio::use_awaitable);
   }
   try {
-    const long long released = co_await db<long long>([this](pqxx::connection& c) { return outbox_.release_all(c); });
+    const long long released =
+        co_await on_database<long long>(*pool_, [this](pqxx::connection& c) { return outbox_.release_all(c); });
     log::info("outbox-worker stopped", {{"unfinished_calls", claimer_.in_flight()}, {"leases_released", released}});
   } catch (const std::exception& e) {
     log::warn("could not release leases; they lapse on their own", {{"error", e.what()}});

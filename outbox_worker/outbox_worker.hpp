@@ -44,11 +44,6 @@ class OutboxWorker {
   boost::asio::awaitable<Readiness> readiness();
   boost::asio::awaitable<void> drain_and_stop(std::function<void()> done);
 
-  template <class R, class Fn>
-  boost::asio::awaitable<R> db(Fn fn) {
-    co_return co_await pool_->async_run<R>(std::move(fn), boost::asio::use_awaitable);
-  }
-
   boost::asio::io_context& ioc_;
   WorkerConfig config_;
   std::shared_ptr<prometheus::Registry> registry_;

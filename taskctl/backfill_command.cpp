@@ -10,6 +10,8 @@
 namespace fgac::taskctl {
 namespace {
 
+constexpr long long kDefaultBatch = 1000;
+
 struct Batch {
   long long enqueued = 0;
   long long seen = 0;
@@ -36,11 +38,7 @@ Batch enqueue_batch(pqxx::connection& conn, const std::string& after, long long 
 }  // namespace
 
 int run_backfill(Args& args) {
-  const bool dry_run = args.flag("--dry-run");
-  const long long batch = std::stoll(args.option("--batch").value_or("1000"));
-  if (batch < 1) throw UsageError("--batch must be at least 1");
-  auto db = database_settings(args);
-  args.expect_no_more();
+  const auto [dry_run, batch, db] = batch_options(args, kDefaultBatch);
   auto conn = outbox_connection(db);
   long long total = 0;
   {

@@ -12,6 +12,17 @@ std::unique_ptr<pqxx::connection> outbox_connection(const PgSettings& db) {
   return conn;
 }
 
+BatchOptions batch_options(Args& args, long long default_batch) {
+  BatchOptions options;
+  options.dry_run = args.flag("--dry-run");
+  const auto batch = args.option("--batch");
+  options.batch = batch ? std::stoll(*batch) : default_batch;
+  if (options.batch < 1) throw UsageError("--batch must be at least 1");
+  options.database = database_settings(args);
+  args.expect_no_more();
+  return options;
+}
+
 namespace {
 
 int status(Args& args) {

@@ -17,6 +17,7 @@ namespace {
 namespace asio = boost::asio;
 
 constexpr auto kCheckTimeout = std::chrono::seconds(10);
+constexpr long long kDefaultBatch = 500;
 
 // The shared HTTP client (keep-alive, TLS, one deadline per call), driven
 // one call at a time: a CLI needs no more.
@@ -87,11 +88,7 @@ std::vector<outbox::TaskCreator> reconcile_page(pqxx::connection& conn, CheckCli
 }  // namespace
 
 int run_reconcile(Args& args) {
-  const bool dry_run = args.flag("--dry-run");
-  const long long batch = std::stoll(args.option("--batch").value_or("500"));
-  if (batch < 1) throw UsageError("--batch must be at least 1");
-  auto db = database_settings(args);
-  args.expect_no_more();
+  const auto [dry_run, batch, db] = batch_options(args, kDefaultBatch);
   ProcessEnv env;
   EnvReader reader(env);
   auto url = reader.optional_str("AGENTEX_AUTH_URL");
