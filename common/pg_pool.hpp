@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -22,6 +23,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "common/asio.hpp"
 
 namespace fgac {
 
@@ -172,6 +175,13 @@ class PgPool {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<Slot*> free_;
 };
+
+// From a coroutine: runs fn(conn) on one of the pool's database threads and
+// resumes with its result (or its exception) on the caller's executor.
+template <class R, class Fn>
+boost::asio::awaitable<R> on_database(PgPool& pool, Fn fn) {
+  co_return co_await pool.async_run<R>(std::move(fn), boost::asio::use_awaitable);
+}
 
 // Whether an exception means the database itself is unavailable (maps to 503).
 bool is_database_unavailable(const std::exception& e);

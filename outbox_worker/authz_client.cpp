@@ -16,19 +16,19 @@ std::string authz_request_body(const ClaimedRow& row) {
   if (principal.is_discarded() || !principal.is_object()) principal = nlohmann::json::object();
   nlohmann::json body{{"principal", std::move(principal)},
                       {"resource", {{"type", row.resource_type}, {"selector", row.resource_id}}}};
-  if (row.op == Op::register_ && row.parent_type && row.parent_id) {
+  if (row.op == outbox::Op::register_ && row.parent_type && row.parent_id) {
     body["parent"] = {{"type", *row.parent_type}, {"selector", *row.parent_id}};
   }
   return body.dump();
 }
 
-AuthzClient::AuthzClient(HttpClientSettings settings, std::optional<std::string> service_token)
+HttpAuthzClient::HttpAuthzClient(HttpClientSettings settings, std::optional<std::string> service_token)
     : client_(std::move(settings)) {
   if (service_token) headers_.emplace_back("Authorization", "Bearer " + *service_token);
 }
 
-boost::asio::awaitable<CallResult> AuthzClient::deliver(const ClaimedRow& row, std::chrono::milliseconds timeout) {
-  const std::string path = row.op == Op::register_ ? "/v1/authz/register" : "/v1/authz/deregister";
+boost::asio::awaitable<CallResult> HttpAuthzClient::deliver(const ClaimedRow& row, std::chrono::milliseconds timeout) {
+  const std::string path = row.op == outbox::Op::register_ ? "/v1/authz/register" : "/v1/authz/deregister";
   CallResult result;
   try {
     // When this call gives up, as wall-clock milliseconds since the epoch. A

@@ -1,21 +1,14 @@
-// The authorization port: register and deregister over the agentex-auth wire
-// contract. Transport failures come back as results, never as exceptions.
+// The authorization port over HTTP: register and deregister on the
+// agentex-auth wire contract (DESIGN.md, "Wire contracts").
 #pragma once
 
 #include <optional>
 #include <string>
 
-#include "common/asio.hpp"
 #include "common/http_client.hpp"
-#include "outbox_worker/outbox_repository.hpp"
+#include "outbox_worker/authorization_port.hpp"
 
 namespace fgac::worker {
-
-struct CallResult {
-  std::optional<unsigned> status;       // unset: network error or timeout
-  std::optional<std::string> zedtoken;  // from a 200 body
-  std::string error;                    // what went wrong, for the row and the log
-};
 
 // The JSON body for a claimed row's register or deregister (pure).
 std::string authz_request_body(const ClaimedRow& row);
@@ -23,10 +16,10 @@ std::string authz_request_body(const ClaimedRow& row);
 // Request header carrying the call's deadline (epoch milliseconds); see deliver().
 inline constexpr const char* kDeadlineHeader = "X-Request-Deadline";
 
-class AuthzClient {
+class HttpAuthzClient final : public AuthorizationPort {
  public:
-  AuthzClient(HttpClientSettings settings, std::optional<std::string> service_token);
-  boost::asio::awaitable<CallResult> deliver(const ClaimedRow& row, std::chrono::milliseconds timeout);
+  HttpAuthzClient(HttpClientSettings settings, std::optional<std::string> service_token);
+  boost::asio::awaitable<CallResult> deliver(const ClaimedRow& row, std::chrono::milliseconds timeout) override;
 
  private:
   HttpClient client_;

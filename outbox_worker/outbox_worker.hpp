@@ -1,7 +1,9 @@
-// The outbox worker: claims due rows in batches up to its free call slots,
-// delivers each with one authz call outside any transaction, and finishes it
-// with a statement guarded by the claimed generation. Wakes on NOTIFY, with a
-// poll as the safety net. One io_context thread; database work on the pool.
+// The outbox worker, wired: a claimer hands due rows to the delivery state
+// machine, which calls the authorization port outside any transaction and
+// records the outcome through the completion, guarded by the claimed
+// generation; a gauge refresher keeps the outbox gauges fresh. Wakes on
+// NOTIFY, with a poll as the safety net. One io_context thread; database work
+// on the pool.
 #pragma once
 
 #include <prometheus/registry.h>
@@ -10,11 +12,16 @@
 
 #include "common/asio.hpp"
 #include "common/http_server.hpp"
+#include "common/monitor.hpp"
 #include "common/pg_pool.hpp"
+#include "outbox/outbox.hpp"
 #include "outbox_worker/authz_client.hpp"
 #include "outbox_worker/circuit_breaker.hpp"
+#include "outbox_worker/claimer.hpp"
+#include "outbox_worker/completion.hpp"
+#include "outbox_worker/delivery.hpp"
+#include "outbox_worker/gauge_refresher.hpp"
 #include "outbox_worker/notification_listener.hpp"
-#include "outbox_worker/outbox_repository.hpp"
 #include "outbox_worker/worker_config.hpp"
 #include "outbox_worker/worker_metrics.hpp"
 
@@ -31,39 +38,28 @@ class OutboxWorker {
   void shutdown(std::function<void()> done);
 
   [[nodiscard]] std::uint16_t monitor_port() const { return monitor_->port(); }
-  [[nodiscard]] long long in_flight() const { return in_flight_; }
+  [[nodiscard]] long long in_flight() const { return claimer_.in_flight(); }
 
  private:
-  boost::asio::awaitable<void> claim_loop();
-  boost::asio::awaitable<void> deliver(ClaimedRow row, std::chrono::steady_clock::time_point lease_end, bool probe);
-  // Feeds a call's result to the circuit breaker; logs and exports its changes.
-  void record_for_breaker(bool unavailable, bool probe);
-  boost::asio::awaitable<void> gauge_loop();
+  boost::asio::awaitable<Readiness> readiness();
   boost::asio::awaitable<void> drain_and_stop(std::function<void()> done);
-  void wake();
-
-  template <class R, class Fn>
-  boost::asio::awaitable<R> db(Fn fn) {
-    co_return co_await pool_->async_run<R>(std::move(fn), boost::asio::use_awaitable);
-  }
 
   boost::asio::io_context& ioc_;
   WorkerConfig config_;
   std::shared_ptr<prometheus::Registry> registry_;
   WorkerMetrics metrics_;
   std::unique_ptr<PgPool> pool_;
-  OutboxRepository repository_;
-  AuthzClient authz_;
+  outbox::WorkerOutbox outbox_;
+  HttpAuthzClient authz_;
+  PgCompletion completion_;
+  CircuitBreaker breaker_;
+  std::mt19937_64 rng_;
+  Delivery delivery_;
+  Claimer claimer_;
+  GaugeRefresher gauges_;
   std::unique_ptr<NotificationListener> listener_;
   std::shared_ptr<HttpServer> monitor_;
-  boost::asio::steady_timer wake_timer_;
-  boost::asio::steady_timer gauge_timer_;
-  CircuitBreaker breaker_;
-  bool wake_pending_ = false;
   bool stopping_ = false;
-  bool claiming_ = false;
-  long long in_flight_ = 0;
-  std::mt19937_64 rng_;
 };
 
 }  // namespace fgac::worker

@@ -20,8 +20,4 @@ Outcome classify(Op op, std::optional<unsigned> status) {
   return {Action::retry, kService};
 }
 
-std::string_view op_name(Op op) {
-  return op == Op::register_ ? "register" : "deregister";
-}
-
 }  // namespace fgac::worker

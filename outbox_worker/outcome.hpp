@@ -5,9 +5,13 @@
 #include <optional>
 #include <string_view>
 
+#include "outbox/outbox.hpp"
+
 namespace fgac::worker {
 
-enum class Op { register_, deregister };
+using outbox::Op;
+using outbox::op_name;
+
 enum class Action { success, retry, dead_letter };
 
 struct Outcome {
@@ -37,7 +41,5 @@ Outcome classify(Op op, std::optional<unsigned> status);
 inline bool means_service_unavailable(const Outcome& outcome) {
   return outcome.exception_class == kUnavailable || outcome.exception_class == kGateway;
 }
-
-std::string_view op_name(Op op);
 
 }  // namespace fgac::worker

@@ -72,7 +72,7 @@ prometheus::Counter& WorkerMetrics::by_class(prometheus::Family<prometheus::Coun
   return *it->second;
 }
 
-void WorkerMetrics::gauges(const OutboxGauges& g) {
+void WorkerMetrics::gauges(const outbox::Gauges& g) {
   pending_->Set(static_cast<double>(g.pending));
   dead_->Set(static_cast<double>(g.dead));
   oldest_->Set(g.oldest_pending_age_seconds);

@@ -12,7 +12,7 @@
 #include <string>
 #include <tuple>
 
-#include "outbox_worker/outbox_repository.hpp"
+#include "outbox/outbox.hpp"
 #include "outbox_worker/outcome.hpp"
 
 namespace fgac::worker {
@@ -26,7 +26,7 @@ class WorkerMetrics {
   void retry(Op op, std::string_view exception_class) { by_class(retries_, op, exception_class).Increment(); }
   void failure(Op op, std::string_view exception_class) { by_class(failures_, op, exception_class).Increment(); }
   void request_duration(Op op, double seconds) { per_op_.at(index(op)).duration->Observe(seconds); }
-  void gauges(const OutboxGauges& g);
+  void gauges(const outbox::Gauges& g);
   void breaker_open(bool open) { breaker_open_->Set(open ? 1.0 : 0.0); }
 
  private:

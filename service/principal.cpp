@@ -58,13 +58,8 @@ Creator creator_of(const std::optional<Principal>& principal) {
 }
 
 nlohmann::json outbox_principal(const std::optional<Principal>& principal) {
-  nlohmann::json out = nlohmann::json::object();
-  if (!principal) return out;
-  if (principal->principal_type) out["principal_type"] = *principal->principal_type;
-  if (principal->user_id) out["user_id"] = *principal->user_id;
-  if (principal->service_account_id) out["service_account_id"] = *principal->service_account_id;
-  if (principal->account_id) out["account_id"] = *principal->account_id;
-  return out;
+  if (!principal) return nlohmann::json::object();
+  return outbox::credential_free_principal(*principal);
 }
 
 }  // namespace fgac::api

@@ -5,13 +5,12 @@
 #include <optional>
 #include <string>
 
+#include "outbox/principal.hpp"
+
 namespace fgac::api {
 
-struct Principal {
-  std::optional<std::string> principal_type;
-  std::optional<std::string> user_id;
-  std::optional<std::string> service_account_id;
-  std::optional<std::string> account_id;
+// The four identity fields (outbox/principal.hpp), and whether the answer carried more.
+struct Principal : outbox::PrincipalFields {
   // True when the authn answer carried secrets (tokens, keys): never cached.
   bool carries_credentials = false;
 };

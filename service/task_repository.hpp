@@ -1,6 +1,8 @@
-// Agents, tasks and the outbox in Postgres. Every statement is a named,
-// parameterized constant in task_repository.cpp; reads render the API's JSON
-// in the database so a request costs one round trip and no re-encoding.
+// Agents and tasks in Postgres. Every statement is a named, parameterized
+// Query in task_repository.cpp; the outbox's own statements (the create's
+// enqueue, the delete's supersede) are outbox/outbox.hpp's. Reads render the
+// API's JSON in the database (task_json, schema/migrations/0010) so a request
+// costs one round trip and no re-encoding.
 // All functions run on a database thread with a connection of the pool.
 #pragma once
 
@@ -9,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "outbox/outbox.hpp"
 #include "service/principal.hpp"
 #include "service/requests.hpp"
 
@@ -24,10 +27,8 @@ struct NewTask {
   std::string outbox_principal;  // credential-free JSON
 };
 
-enum class DeleteOutcome { deleted, not_found };
-
 // What happened to the outbox when a task was deleted (for tests and logs).
-enum class OutboxOnDelete { none, dropped_unsent, desire_flipped, deregister_enqueued };
+using OutboxOnDelete = outbox::OnDelete;
 
 struct DeleteResult {
   std::optional<std::string> id;  // unset when no such task
@@ -52,7 +53,7 @@ class TaskRepository {
 
   // Inserts the task, its task_agents row and (dual-write on) its outbox row in
   // one statement and one transaction. Unset when the agent does not exist;
-  // throws pqxx::unique_violation on a duplicate name.
+  // throws ApiError(conflict) on a duplicate name.
   [[nodiscard]] std::optional<std::string> create_task(pqxx::connection& conn, const NewTask& task) const;
 
   // Get-or-create by name: the existing task of that name when there is one.
@@ -78,8 +79,10 @@ class TaskRepository {
   [[nodiscard]] ListQuery build_list_tasks_query(const TaskFilter& filter) const;
 
  private:
-  [[nodiscard]] DeleteResult finish_delete(pqxx::work& tx, const pqxx::result& deleted,
-                                           const std::string& outbox_principal) const;
+  [[nodiscard]] outbox::NewTask outbox_task(const NewTask& task) const;
+  [[nodiscard]] std::optional<std::string> agent_json(pqxx::transaction_base& tx, const AgentRef& agent) const;
+  [[nodiscard]] DeleteResult delete_task(pqxx::connection& conn, const char* id, const char* name,
+                                         const std::string& outbox_principal) const;
   bool dual_write_;
 };
 

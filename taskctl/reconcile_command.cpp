@@ -6,6 +6,8 @@
 
 #include "common/env.hpp"
 #include "common/http_client.hpp"
+#include "outbox/outbox.hpp"
+#include "outbox/principal.hpp"
 #include "taskctl/commands.hpp"
 #include "taskctl/progress.hpp"
 
@@ -15,30 +17,7 @@ namespace {
 namespace asio = boost::asio;
 
 constexpr auto kCheckTimeout = std::chrono::seconds(10);
-
-constexpr const char* kCountSynced = R"sql(
-SELECT count(*) FROM tasks t
- WHERE t.authz_synced_at IS NOT NULL
-   AND (t.creator_user_id IS NOT NULL OR t.creator_service_account_id IS NOT NULL)
-   AND NOT EXISTS (SELECT 1 FROM authz_outbox o WHERE o.resource_type = 'task' AND o.resource_id = t.id::text))sql";
-
-constexpr const char* kSyncedBatch = R"sql(
-SELECT t.id::text, t.creator_user_id, t.creator_service_account_id
-  FROM tasks t
- WHERE t.authz_synced_at IS NOT NULL
-   AND (t.creator_user_id IS NOT NULL OR t.creator_service_account_id IS NOT NULL)
-   AND t.id > $1::uuid
-   AND NOT EXISTS (SELECT 1 FROM authz_outbox o WHERE o.resource_type = 'task' AND o.resource_id = t.id::text)
- ORDER BY t.id LIMIT $2)sql";
-
-constexpr const char* kReenqueue = R"sql(
-INSERT INTO authz_outbox (resource_type, resource_id, parent_type, parent_id, principal, desired, generation, enqueued_at)
-SELECT 'task', t.id::text, CASE WHEN ta.agent_id IS NULL THEN NULL ELSE 'agent' END, ta.agent_id::text, $2::jsonb,
-       'present', 1, now()
-  FROM tasks t
-  LEFT JOIN LATERAL (SELECT agent_id FROM task_agents WHERE task_id = t.id ORDER BY created_at LIMIT 1) ta ON true
- WHERE t.id = $1::uuid
-ON CONFLICT DO NOTHING)sql";
+constexpr long long kDefaultBatch = 500;
 
 // The shared HTTP client (keep-alive, TLS, one deadline per call), driven
 // one call at a time: a CLI needs no more.
@@ -69,67 +48,73 @@ class CheckClient {
   HeaderList headers_;
 };
 
+struct Tally {
+  long long checked = 0;
+  long long missing = 0;
+  long long errors = 0;
+};
+
+// Checks one page of synced tasks; re-enqueues (unless a dry run) the
+// register of each whose creator cannot read it. Returns the page.
+std::vector<outbox::TaskCreator> reconcile_page(pqxx::connection& conn, CheckClient& client, const std::string& after,
+                                                long long limit, bool dry_run, Tally& tally) {
+  std::vector<outbox::TaskCreator> tasks;
+  {
+    pqxx::nontransaction tx(conn);
+    tasks = outbox::tasks_without_row(tx, true, after, limit);
+  }
+  for (const auto& t : tasks) {
+    const auto principal =
+        outbox::credential_free_principal(outbox::creator_principal(t.user_id, t.service_account_id));
+    const unsigned status = client.check(principal, t.task_id);
+    ++tally.checked;
+    if (status == 403) {
+      ++tally.missing;
+      if (dry_run) {
+        std::cout << "would re-enqueue task " << t.task_id << "\n";
+      } else {
+        pqxx::work tx(conn);
+        outbox::enqueue_registers(tx, {{t.task_id, principal.dump()}});
+        tx.commit();
+      }
+    } else if (status != 200) {
+      ++tally.errors;
+      std::cerr << "check for task " << t.task_id << " answered " << status << "\n";
+    }
+  }
+  return tasks;
+}
+
 }  // namespace
 
 int run_reconcile(Args& args) {
-  const bool dry_run = args.flag("--dry-run");
-  const long long batch = std::stoll(args.option("--batch").value_or("500"));
-  if (batch < 1) throw UsageError("--batch must be at least 1");
-  auto db = database_settings(args);
-  args.expect_no_more();
+  const auto [dry_run, batch, db] = batch_options(args, kDefaultBatch);
   ProcessEnv env;
   EnvReader reader(env);
   auto url = reader.optional_str("AGENTEX_AUTH_URL");
   if (!url) throw UsageError("AGENTEX_AUTH_URL is not set");
   CheckClient client(*url, reader.optional_str("AUTHZ_SERVICE_TOKEN"), reader.optional_str("AGENTEX_AUTH_CA_FILE"));
 
-  auto conn = pg_connect(db);
+  auto conn = outbox_connection(db);
   long long total = 0;
   {
     pqxx::nontransaction tx(*conn);
-    total = tx.exec1(kCountSynced)[0].as<long long>();
+    total = outbox::count_tasks_without_row(tx, true);
   }
   Progress progress("reconcile", total);
-  long long checked = 0;
-  long long missing = 0;
-  long long errors = 0;
-  std::string after = "00000000-0000-0000-0000-000000000000";
+  Tally tally;
+  std::string after = outbox::kFirstTaskId;
   for (;;) {
-    pqxx::result rows;
-    {
-      pqxx::nontransaction tx(*conn);
-      rows = tx.exec_params(kSyncedBatch, after, batch);
-    }
-    for (const auto& r : rows) {
-      const auto id = r[0].as<std::string>();
-      nlohmann::json principal =
-          r[1].is_null()
-              ? nlohmann::json{{"principal_type", "service_account"}, {"service_account_id", r[2].as<std::string>()}}
-              : nlohmann::json{{"principal_type", "user"}, {"user_id", r[1].as<std::string>()}};
-      const unsigned status = client.check(principal, id);
-      ++checked;
-      if (status == 403) {
-        ++missing;
-        if (dry_run) {
-          std::cout << "would re-enqueue task " << id << "\n";
-        } else {
-          pqxx::work tx(*conn);
-          tx.exec_params(kReenqueue, id, principal.dump());
-          tx.commit();
-        }
-      } else if (status != 200) {
-        ++errors;
-        std::cerr << "check for task " << id << " answered " << status << "\n";
-      }
-      progress.update(checked);
-    }
-    if (static_cast<long long>(rows.size()) < batch) break;
-    after = rows[rows.size() - 1][0].as<std::string>();
+    const auto page = reconcile_page(*conn, client, after, batch, dry_run, tally);
+    progress.update(tally.checked);
+    if (static_cast<long long>(page.size()) < batch) break;
+    after = page.back().task_id;
   }
   progress.finish();
-  std::cout << "reconcile: checked " << checked << " task(s); " << missing << " missing their creator's grant"
-            << (dry_run ? " (dry run: nothing enqueued)" : ", re-enqueued") << "; " << errors << " error(s)\n";
-  return errors == 0 ? kExitOk : kExitFailure;
+  std::cout << "reconcile: checked " << tally.checked << " task(s); " << tally.missing
+            << " missing their creator's grant" << (dry_run ? " (dry run: nothing enqueued)" : ", re-enqueued") << "; "
+            << tally.errors << " error(s)\n";
+  return tally.errors == 0 ? kExitOk : kExitFailure;
 }
 
 }  // namespace fgac::taskctl

@@ -31,7 +31,7 @@ def capture_create_statement(pg, api):
     # Records start with the log_line_prefix marker (see PG_SETTINGS).
     records = re.split(r"\n(?=@@\d+@@ )", pg.log_text())
     for i, rec in enumerate(records):
-        m = re.match(r"@@(\d+)@@ LOG:  execute (create_task_by_agent_name): (.*)", rec, re.S)
+        m = re.match(r"@@(\d+)@@ LOG:  execute (outbox_insert_task_and_enqueue): (.*)", rec, re.S)
         if not m:
             continue
         detail = next((r for r in records[i + 1:] if r.startswith(f"@@{m.group(1)}@@ DETAIL:  parameters:")), None)

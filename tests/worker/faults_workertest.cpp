@@ -141,7 +141,8 @@ TEST_CASE("worker: a 404 on deregister counts as delivered (already gone)") {
   h.authz().set_faults({{"status", 404}, {"ops", {"deregister"}}});
   const auto agent_id = h.create_agent("agent-404");
   const auto id = h.create_task(agent_id, {.user_id = "user-alice"}, false);
-  h.delete_task(id);  // no outbox row: enqueues a deregister
+  h.exec("UPDATE tasks SET authz_synced_at = now() WHERE id = '" + id + "'");  // registered earlier
+  h.delete_task(id);  // registered, no outbox row: enqueues a deregister
   REQUIRE(eventually([&] { return h.scalar("SELECT count(*) FROM authz_outbox") == 0; }, seconds(10)));
   CHECK(h.calls_of(id) == std::vector<std::pair<std::string, int>>{{"deregister", 404}});
   CHECK(worker->metric("task_fgac_dual_write_success_total", {R"(op="deregister")"}) == 1);

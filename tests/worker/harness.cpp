@@ -4,6 +4,10 @@
 
 #include <sstream>
 
+#include "common/uuid.hpp"
+#include "outbox/principal.hpp"
+#include "service/task_repository.hpp"
+
 namespace fgac::testing {
 namespace {
 
@@ -12,6 +16,13 @@ namespace {
 AuthzServer& shared_authz() {
   static AuthzServer server;
   return server;
+}
+
+// A connection prepared as the task API prepares its pool's.
+std::unique_ptr<pqxx::connection> api_connection(const std::string& url) {
+  auto conn = fgac::pg_connect(settings_for(url));
+  fgac::api::prepare_task_statements(*conn);
+  return conn;
 }
 
 }  // namespace
@@ -96,57 +107,26 @@ std::string OutboxHarness::create_agent(const std::string& name) {
   return *text("INSERT INTO agents (name) VALUES ('" + name + "') RETURNING id::text");
 }
 
-std::string OutboxHarness::create_task(const std::string& agent_id, Creator creator, bool enqueue_register) {
-  nlohmann::json principal = nlohmann::json::object();
-  if (creator.user_id) {
-    principal = {{"principal_type", "user"}, {"user_id", *creator.user_id}, {"account_id", "acct-dev"}};
-  } else if (creator.service_account_id) {
-    principal = {{"principal_type", "service_account"},
-                 {"service_account_id", *creator.service_account_id},
-                 {"account_id", "acct-dev"}};
-  }
-  auto conn = pg_connect(settings_for(url_));
-  pqxx::work tx(*conn);
-  auto id = tx.exec_params1(
-                  "INSERT INTO tasks (name, status, creator_user_id, creator_service_account_id) "
-                  "VALUES ($1, 'RUNNING', $2, $3) RETURNING id::text",
-                  "task-" + std::to_string(++next_name_) + "-" + agent_id.substr(0, 8),
-                  creator.user_id ? creator.user_id->c_str() : nullptr,
-                  creator.service_account_id ? creator.service_account_id->c_str() : nullptr)[0]
-                .as<std::string>();
-  tx.exec_params0("INSERT INTO task_agents (task_id, agent_id) VALUES ($1::uuid, $2::uuid)", id, agent_id);
-  if (enqueue_register) {
-    tx.exec_params0(
-        "INSERT INTO authz_outbox (resource_type, resource_id, parent_type, parent_id, principal, desired) "
-        "VALUES ('task', $1, 'agent', $2, $3::jsonb, 'present')",
-        id, agent_id, principal.dump());
-  }
-  tx.commit();
-  return id;
+std::string OutboxHarness::create_task(const std::string& agent_id, const Creator& creator, bool enqueue_register) {
+  auto principal = fgac::outbox::creator_principal(creator.user_id, creator.service_account_id);
+  if (principal.principal_type) principal.account_id = "acct-dev";
+  fgac::api::NewTask task;
+  task.id = fgac::new_uuid_v4();
+  task.request.agent.id = agent_id;
+  task.request.name = "task-" + std::to_string(++next_name_) + "-" + agent_id.substr(0, 8);
+  task.creator.user_id = creator.user_id;
+  task.creator.service_account_id = creator.service_account_id;
+  task.outbox_principal = fgac::outbox::credential_free_principal(principal).dump();
+  auto conn = api_connection(url_);
+  auto json = fgac::api::TaskRepository(enqueue_register).create_task(*conn, task);
+  REQUIRE(json.has_value());
+  return task.id;
 }
 
 void OutboxHarness::delete_task(const std::string& task_id) {
-  auto conn = pg_connect(settings_for(url_));
-  pqxx::work tx(*conn);
-  tx.exec_params0("DELETE FROM task_agents WHERE task_id = $1::uuid", task_id);
-  tx.exec_params0("DELETE FROM tasks WHERE id = $1::uuid", task_id);
-  auto sent = tx.exec_params(
-      "SELECT sent FROM authz_outbox WHERE resource_type = 'task' AND resource_id = $1 FOR UPDATE", task_id);
-  if (sent.empty()) {
-    tx.exec_params0(
-        "INSERT INTO authz_outbox (resource_type, resource_id, principal, desired) VALUES ('task', $1, $2::jsonb, "
-        "'absent')",
-        task_id, alice_principal().dump());
-  } else if (!sent[0][0].as<bool>()) {
-    tx.exec_params0("DELETE FROM authz_outbox WHERE resource_type = 'task' AND resource_id = $1", task_id);
-  } else {
-    tx.exec_params0(
-        "UPDATE authz_outbox SET desired = 'absent', generation = generation + 1, enqueued_at = now(), "
-        "attempts = 0, next_attempt_at = now(), dead_at = NULL, last_error = NULL, last_exception_class = NULL, "
-        "last_status = NULL WHERE resource_type = 'task' AND resource_id = $1",
-        task_id);
-  }
-  tx.commit();
+  auto conn = api_connection(url_);
+  const auto result = fgac::api::TaskRepository(true).delete_task_by_id(*conn, task_id, alice_principal().dump());
+  REQUIRE(result.id.has_value());
 }
 
 bool OutboxHarness::drained(std::chrono::milliseconds timeout) {

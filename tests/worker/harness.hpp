@@ -1,6 +1,7 @@
 // The outbox worker on its own: a fresh migrated database, the reference authz
-// server (real SpiceDB engine) and outbox-worker processes. Tests write tasks
-// and outbox rows with SQL, exactly as the task API's transactions would, and
+// server (real SpiceDB engine) and outbox-worker processes. Tests create and
+// delete tasks through the task API's own repository (so its outbox writes are
+// the real ones, in process, without the HTTP server), and
 // read the outcome back from the database, the worker's /metrics and the
 // authz server's graph and call log.
 #pragma once
@@ -46,16 +47,16 @@ class OutboxHarness {
   long long scalar(const std::string& sql);
   std::optional<std::string> text(const std::string& sql);
 
-  // Rows as the task API writes them (tasks, task_agents, and the outbox row in the same transaction).
+  // Through the task API's repository: the task, its task_agents row and (enqueue_register) its outbox row.
   std::string create_agent(const std::string& name);
   struct Creator {
     std::optional<std::string> user_id;
     std::optional<std::string> service_account_id;
   };
-  std::string create_task(const std::string& agent_id, Creator creator = {.user_id = "user-alice"},
+  std::string create_task(const std::string& agent_id, const Creator& creator = {.user_id = "user-alice"},
                           bool enqueue_register = true);
-  // The API's delete: drop an unsent row, flip a sent one to absent under a new generation,
-  // or enqueue a deregister when the register was already delivered.
+  // The API's delete (outbox::supersede_on_delete): drop an unsent row, flip a sent one to absent under
+  // a new generation, or enqueue a deregister when the register was already delivered.
   void delete_task(const std::string& task_id);
 
   // Waits until no outbox row is pending (dead rows do not count).

@@ -96,7 +96,8 @@ TEST_CASE("outbox status: pending and dead by op, oldest age, and the table's de
   const auto agent_id = h.create_agent("agent-status");
   for (int i = 0; i < 3; ++i) h.create_task(agent_id);
   const auto gone = h.create_task(agent_id, {.user_id = "user-alice"}, false);
-  h.delete_task(gone);
+  h.exec("UPDATE tasks SET authz_synced_at = now() WHERE id = '" + gone + "'");  // registered earlier
+  h.delete_task(gone);                                                           // enqueues its deregister
   h.exec("UPDATE authz_outbox SET dead_at = now(), last_status = 400 WHERE resource_id = '" + gone + "'");
   auto r = h.taskctl({"outbox", "status"});
   CHECK(r.exit_code == 0);

@@ -1,4 +1,4 @@
-// The outbox state machine's SQL (OutboxRepository) against a real database:
+// The outbox state machine's worker transitions (outbox::WorkerOutbox) against a real database:
 // what a claim takes, what each guarded completion does, which statements
 // wake the workers, and that claims and retries stay HOT.
 #include <doctest/doctest.h>
@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <thread>
 
-#include "outbox_worker/outbox_repository.hpp"
+#include "outbox/outbox.hpp"
 #include "tests/worker/harness.hpp"
 
 using namespace fgac::testing;
-using namespace fgac::worker;
+using namespace fgac::outbox;
 using namespace std::chrono;
 
 namespace {
@@ -18,7 +18,9 @@ namespace {
 constexpr milliseconds kLease{30000};
 
 struct Db {
-  explicit Db(const std::string& url) : conn(fgac::pg_connect(settings_for(url))) { prepare_outbox_statements(*conn); }
+  explicit Db(const std::string& url) : conn(fgac::pg_connect(settings_for(url))) {
+    fgac::outbox::prepare_statements(*conn);
+  }
   std::unique_ptr<pqxx::connection> conn;
 };
 
@@ -57,7 +59,7 @@ TEST_CASE("repository: a claim takes due, unleased, live rows oldest first, up t
       "UPDATE authz_outbox SET leased_until = now() - interval '1 second', leased_by = 'crashed' "
       "WHERE resource_id = 'r3'");  // lapsed: claimable again
   Db db(h.database_url());
-  OutboxRepository repo("me");
+  WorkerOutbox repo("me");
 
   auto first = repo.claim(*db.conn, 2, kLease);
   CHECK(ids_of(first) == std::vector<std::string>{"r3", "r4"});
@@ -82,7 +84,7 @@ TEST_CASE("repository: a claim skips rows another transaction holds locked (SKIP
   pqxx::work lock(*holder.conn);
   lock.exec("SELECT 1 FROM authz_outbox WHERE resource_id = 'r0' FOR UPDATE");
   Db db(h.database_url());
-  OutboxRepository repo("me");
+  WorkerOutbox repo("me");
   CHECK(ids_of(repo.claim(*db.conn, 10, kLease)) == std::vector<std::string>{"r1"});
   lock.abort();
   CHECK(ids_of(repo.claim(*db.conn, 10, kLease)) == std::vector<std::string>{"r0"});
@@ -93,7 +95,7 @@ TEST_CASE("repository: completing the claimed generation deletes the row and wri
   const auto agent_id = h.create_agent("agent-repo");
   const auto task_id = h.create_task(agent_id);
   Db db(h.database_url());
-  OutboxRepository repo("me");
+  WorkerOutbox repo("me");
   auto rows = repo.claim(*db.conn, 10, kLease);
   REQUIRE(rows.size() == 1);
   CHECK(repo.complete(*db.conn, rows[0], std::string("zed-1")));
@@ -106,7 +108,7 @@ TEST_CASE("repository: a completion whose desire changed meanwhile keeps the row
   OutboxHarness h;
   insert_rows(h, 1);
   Db db(h.database_url());
-  OutboxRepository repo("me");
+  WorkerOutbox repo("me");
   auto rows = repo.claim(*db.conn, 10, kLease);
   REQUIRE(rows.size() == 1);
   h.exec(
@@ -119,8 +121,8 @@ TEST_CASE("repository: a completion whose desire changed meanwhile keeps the row
   CHECK(next[0].op == Op::deregister);
   CHECK(next[0].generation == 2);
   // Retry and dead-letter of the stale generation are guarded the same way.
-  CHECK_FALSE(repo.retry(*db.conn, rows[0], seconds(60), "ServiceError", 500U, "late"));
-  CHECK_FALSE(repo.dead_letter(*db.conn, rows[0], "ServiceError", 400U, "late"));
+  CHECK_FALSE(repo.retry(*db.conn, rows[0], seconds(60), {"ServiceError", 500U, "late"}));
+  CHECK_FALSE(repo.dead_letter(*db.conn, rows[0], {"ServiceError", 400U, "late"}));
   CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE dead_at IS NULL AND next_attempt_at <= now()") == 1);
 }
 
@@ -128,15 +130,15 @@ TEST_CASE("repository: a worker whose lease was taken over cannot complete, retr
   OutboxHarness h;
   insert_rows(h, 1);
   Db db(h.database_url());
-  OutboxRepository slow("slow");
-  OutboxRepository fast("fast");
+  WorkerOutbox slow("slow");
+  WorkerOutbox fast("fast");
   auto rows = slow.claim(*db.conn, 10, kLease);
   REQUIRE(rows.size() == 1);
   h.exec("UPDATE authz_outbox SET leased_until = now() - interval '1 second'");  // the lease lapsed
   REQUIRE(fast.claim(*db.conn, 10, kLease).size() == 1);
   CHECK_FALSE(slow.complete(*db.conn, rows[0], std::nullopt));
-  CHECK_FALSE(slow.retry(*db.conn, rows[0], seconds(1), "ServiceError", 500U, "x"));
-  CHECK_FALSE(slow.dead_letter(*db.conn, rows[0], "ServiceError", 400U, "x"));
+  CHECK_FALSE(slow.retry(*db.conn, rows[0], seconds(1), {"ServiceError", 500U, "x"}));
+  CHECK_FALSE(slow.dead_letter(*db.conn, rows[0], {"ServiceError", 400U, "x"}));
   CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE leased_by = 'fast' AND dead_at IS NULL") == 1);
 }
 
@@ -144,36 +146,36 @@ TEST_CASE("repository: a retry reschedules with the reason kept; a dead letter k
   OutboxHarness h;
   insert_rows(h, 2);
   Db db(h.database_url());
-  OutboxRepository repo("me");
+  WorkerOutbox repo("me");
   auto rows = repo.claim(*db.conn, 10, kLease);
   REQUIRE(rows.size() == 2);
   std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.resource_id < b.resource_id; });
-  CHECK(repo.retry(*db.conn, rows[0], seconds(60), "AuthenticationServiceUnavailableError", std::nullopt, "timeout"));
-  CHECK(repo.dead_letter(*db.conn, rows[1], "ServiceError", 422U, std::string(2000, 'x')));
+  CHECK(repo.retry(*db.conn, rows[0], seconds(60), {"AuthenticationServiceUnavailableError", std::nullopt, "timeout"}));
+  CHECK(repo.dead_letter(*db.conn, rows[1], {"ServiceError", 422U, std::string(2000, 'x')}));
   CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE resource_id = 'r0' AND leased_by IS NULL AND "
                  "next_attempt_at > now() + interval '50 seconds' AND last_status IS NULL AND last_error = 'timeout' "
                  "AND last_exception_class = 'AuthenticationServiceUnavailableError'") == 1);
   CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE resource_id = 'r1' AND dead_at IS NOT NULL AND "
                  "last_status = 422 AND last_exception_class = 'ServiceError' AND length(last_error) <= 500") == 1);
   CHECK(repo.claim(*db.conn, 10, kLease).empty());  // neither is due
-  CHECK(OutboxRepository::gauges(*db.conn).pending == 1);
-  CHECK(OutboxRepository::gauges(*db.conn).dead == 1);
-  CHECK(OutboxRepository::gauges(*db.conn).oldest_pending_age_seconds >= 99);
+  CHECK(WorkerOutbox::gauges(*db.conn).pending == 1);
+  CHECK(WorkerOutbox::gauges(*db.conn).dead == 1);
+  CHECK(WorkerOutbox::gauges(*db.conn).oldest_pending_age_seconds >= 99);
 }
 
 TEST_CASE("repository: error text that is long, multi-byte, invalid UTF-8 or holds a NUL is still recorded") {
   OutboxHarness h;
   insert_rows(h, 2);
   Db db(h.database_url());
-  OutboxRepository repo("me");
+  WorkerOutbox repo("me");
   auto rows = repo.claim(*db.conn, 10, kLease);
   REQUIRE(rows.size() == 2);
   std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.resource_id < b.resource_id; });
   // 3-byte characters: a cut at byte 500 would fall inside one.
   std::string euros;
   for (int i = 0; i < 400; ++i) euros += "\xE2\x82\xAC";
-  CHECK(repo.retry(*db.conn, rows[0], seconds(60), "ServiceError", 500U, euros));
-  CHECK(repo.dead_letter(*db.conn, rows[1], "ServiceError", 400U, std::string("bad \xFF\xFE and \0 nul", 16)));
+  CHECK(repo.retry(*db.conn, rows[0], seconds(60), {"ServiceError", 500U, euros}));
+  CHECK(repo.dead_letter(*db.conn, rows[1], {"ServiceError", 400U, std::string("bad \xFF\xFE and \0 nul", 16)}));
   CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE resource_id = 'r0' AND last_status = 500 "
                  "AND octet_length(last_error) = 498 AND last_error = repeat(U&'\\20AC', 166)") == 1);
   CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE resource_id = 'r1' AND dead_at IS NOT NULL "
@@ -184,8 +186,8 @@ TEST_CASE("repository: release_all hands back only this worker's leases") {
   OutboxHarness h;
   insert_rows(h, 3);
   Db db(h.database_url());
-  OutboxRepository me("me");
-  OutboxRepository other("other");
+  WorkerOutbox me("me");
+  WorkerOutbox other("other");
   REQUIRE(me.claim(*db.conn, 2, kLease).size() == 2);
   REQUIRE(other.claim(*db.conn, 2, kLease).size() == 1);
   CHECK(me.release_all(*db.conn) == 2);
@@ -214,13 +216,13 @@ TEST_CASE("repository: inserts and requeues wake the workers; claims, retries an
   insert_rows(h, 2);
   CHECK(drain() == 2);  // one per inserting transaction
   Db db(h.database_url());
-  OutboxRepository repo("me");
+  WorkerOutbox repo("me");
   auto rows = repo.claim(*db.conn, 10, kLease);
   REQUIRE(rows.size() == 2);
   std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.resource_id < b.resource_id; });
   CHECK(drain() == 0);
-  CHECK(repo.retry(*db.conn, rows[0], milliseconds(1), "ServiceError", 500U, "x"));
-  CHECK(repo.dead_letter(*db.conn, rows[1], "ServiceError", 400U, "x"));
+  CHECK(repo.retry(*db.conn, rows[0], milliseconds(1), {"ServiceError", 500U, "x"}));
+  CHECK(repo.dead_letter(*db.conn, rows[1], {"ServiceError", 400U, "x"}));
   CHECK(drain() == 0);
   auto again = repo.claim(*db.conn, 10, kLease);
   REQUIRE(again.size() == 1);
@@ -236,10 +238,10 @@ TEST_CASE("repository: claims and retries are HOT updates (no index entries, no 
   insert_rows(h, 20);
   {
     Db db(h.database_url());
-    OutboxRepository repo("me");
+    WorkerOutbox repo("me");
     auto rows = repo.claim(*db.conn, 20, kLease);
     REQUIRE(rows.size() == 20);
-    for (const auto& row : rows) CHECK(repo.retry(*db.conn, row, milliseconds(1), "ServiceError", 500U, "x"));
+    for (const auto& row : rows) CHECK(repo.retry(*db.conn, row, milliseconds(1), {"ServiceError", 500U, "x"}));
   }  // a closing backend flushes its statistics
   // 20 claim updates + 20 retry updates.
   auto stat = [&](const char* column) {
