@@ -61,6 +61,14 @@ background() {
   set +m
 }
 
+# unnice_background: back to normal priority for every background job still
+# running (once the foreground no longer needs the CPU first). Lowering a
+# niceness needs root; elsewhere the jobs simply keep theirs.
+unnice_background() {
+  local entry
+  for entry in "${STAGE_PIDS[@]}"; do renice -n 0 -g "${entry#*:}" >/dev/null 2>&1 || true; done
+}
+
 # wait_background NAME: waits for it, shows its output, fails when it failed.
 wait_background() {
   local name="$1"
