@@ -3,12 +3,46 @@
 // (load, a short authz outage, a dead letter, some bad requests).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <fstream>
+#include <limits>
+#include <vector>
 
 #include "tests/e2e/checks.hpp"
 
 using namespace fgac::testing;
 using namespace std::chrono;
+
+namespace {
+
+std::string url_encoded(const std::string& text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4U];
+      out += kHex[c & 0xFU];
+    }
+  }
+  return out;
+}
+
+// The value of an instant query that yields one sample, or NaN when it yields none.
+double prometheus_value(unsigned short port, const std::string& query) {
+  auto r = http_call(port, "GET", "/api/v1/query?query=" + url_encoded(query));
+  if (r.status != 200) return std::nan("");
+  const auto result = r.json().at("data").at("result");
+  if (result.size() != 1) return std::nan("");
+  return std::stod(result[0].at("value").at(1).get<std::string>());
+}
+
+}  // namespace
 
 TEST_CASE("dashboard: every panel's query returns series from Prometheus scraping the stack") {
   Stack stack;
@@ -52,7 +86,38 @@ TEST_CASE("dashboard: every panel's query returns series from Prometheus scrapin
     stack.call("GET", "/tasks/not-a-uuid");
   }
   REQUIRE(stack.drained(seconds(30)));
-  std::this_thread::sleep_for(seconds(7));  // several scrapes after the last change
+  // Prometheus holds the session's final state: its newest scrape of each
+  // target shows what that target reports now, and every counter has the two
+  // samples within the dashboards' 1m rate() window that a rate needs.
+  const double delivered = stack.metric_sum(stack.worker_metrics(), "task_fgac_dual_write_success_total");
+  const double created =
+      stack.metric_sum(http_call(stack.api_monitor_port(), "GET", "/metrics").body, "tasks_created_total");
+  // The series that the dashboard's rate() and increase() panels read.
+  const std::vector<std::string> rated{"task_fgac_dual_write_attempts_total",
+                                       "task_fgac_dual_write_success_total",
+                                       "task_fgac_dual_write_retries_total",
+                                       "task_fgac_dual_write_failures_total",
+                                       "task_fgac_dual_write_lag_seconds_bucket",
+                                       "task_fgac_dual_write_request_duration_seconds_bucket",
+                                       "tasks_created_total",
+                                       "http_requests_total",
+                                       "http_request_duration_seconds_bucket"};
+  const auto fewest_samples = [&] {
+    double fewest = std::numeric_limits<double>::infinity();
+    for (const auto& name : rated)
+      fewest = std::min(fewest, prometheus_value(port, "min(count_over_time(" + name + "[1m]))"));
+    return fewest;
+  };
+  const auto final_state_scraped = [&] {
+    return prometheus_value(port, "sum(task_fgac_dual_write_success_total)") == delivered &&
+           prometheus_value(port, "sum(tasks_created_total)") == created &&
+           prometheus_value(port, "max(authz_outbox_pending)") == 0 && fewest_samples() >= 2;
+  };
+  CHECK_MESSAGE(eventually(final_state_scraped, seconds(30)),
+                "delivered " << delivered << " vs " << prometheus_value(port, "sum(task_fgac_dual_write_success_total)")
+                             << "; created " << created << " vs " << prometheus_value(port, "sum(tasks_created_total)")
+                             << "; pending " << prometheus_value(port, "max(authz_outbox_pending)")
+                             << "; fewest samples in 1m " << fewest_samples());
 
   auto result = run_process(
       {source_dir() + "/deploy/tests/check-dashboard", "--prometheus", "http://127.0.0.1:" + std::to_string(port)});

@@ -1,4 +1,6 @@
-// End to end: the API writes, the worker delivers, SpiceDB ends right.
+// End to end: the API writes, the worker delivers, SpiceDB ends right. The
+// worker's delivery rules on their own (order, coalescing, the generation
+// guard, two workers) are tested in tests/worker/delivery_workertest.cpp.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -9,7 +11,8 @@
 
 using namespace fgac::testing;
 
-TEST_CASE("e2e a+d: 1,000 creates and 300 deletes with two workers end registered, deregistered and in order") {
+TEST_CASE(
+    "load: 1,000 creates and 300 deletes through the API with two workers end registered, deregistered and in order") {
   Stack stack({.workers = 2});
   const auto agent_id = stack.create_agent("agent-load");
   constexpr int kCreates = 1000;
@@ -55,23 +58,7 @@ TEST_CASE("e2e a+d: 1,000 creates and 300 deletes with two workers end registere
   CHECK(failed == 0);
 }
 
-TEST_CASE("e2e e: a create followed by a delete before the worker runs makes no authz call at all") {
-  Stack stack({.workers = 1});
-  stack.create_agent("agent-quick");
-  REQUIRE(stack.stop_worker(0) == 0);
-  const auto id = stack.create_task("agent-quick", "quick-1");
-  REQUIRE(stack.call("DELETE", "/tasks/" + id).status == 200);
-  const auto kept = stack.create_task("agent-quick", "quick-2");
-  stack.start_worker(0);
-  REQUIRE(stack.drained());
-  auto calls = stack.authz().calls(id);
-  const auto& list = calls.is_array() ? calls : calls.at("calls");
-  CHECK(list.empty());
-  CHECK(relations_of(stack, kept).size() == 3);
-  CHECK(stack.scalar("SELECT count(*) FROM authz_outbox") == 0);
-}
-
-TEST_CASE("e2e: after a create the task shows synced with a zedtoken, and the creator may read it") {
+TEST_CASE("sync: after a create the API shows the task synced with a zedtoken, and its creator may read it") {
   Stack stack;
   const auto agent_id = stack.create_agent("agent-sync");
   const auto id = stack.create_task("agent-sync", "sync-1", "dev-sa-token");

@@ -7,9 +7,11 @@
 #include <chrono>
 #include <iostream>
 #include <thread>
+#include <utility>
 
 #include "schema/migrator.hpp"
 #include "tests/support/pg_fixture.hpp"
+#include "tests/support/services.hpp"
 
 using namespace std::chrono;
 using fgac::testing::settings_for;
@@ -43,6 +45,7 @@ TEST_CASE("the feature's migrations run online under concurrent inserts") {
 
   std::atomic<bool> stop{false};
   std::atomic<long long> inserted{0};
+  std::atomic<int> writing{0};  // writers that have committed an insert
   std::atomic<long long> failures{0};
   std::atomic<long long> longest_us{0};
   std::vector<std::thread> writers;
@@ -50,6 +53,7 @@ TEST_CASE("the feature's migrations run online under concurrent inserts") {
   for (int w = 0; w < kWriters; ++w) {
     writers.emplace_back([&, w] {
       auto conn = fgac::pg_connect(settings_for(url));
+      bool first = true;
       for (long long i = 0; !stop.load(); ++i) {
         const auto started = steady_clock::now();
         try {
@@ -60,6 +64,7 @@ TEST_CASE("the feature's migrations run online under concurrent inserts") {
               "live-" + std::to_string(w) + "-" + std::to_string(i));
           tx.commit();
           inserted.fetch_add(1);
+          if (std::exchange(first, false)) writing.fetch_add(1);
         } catch (const std::exception&) {
           failures.fetch_add(1);
         }
@@ -71,7 +76,8 @@ TEST_CASE("the feature's migrations run online under concurrent inserts") {
     });
   }
 
-  std::this_thread::sleep_for(milliseconds(300));  // writers are up and running
+  // Every writer has committed an insert: the load is on before the migrations start.
+  REQUIRE(fgac::testing::eventually([&] { return writing.load() == kWriters; }, seconds(30)));
   const long long before = inserted.load();
   const auto started = steady_clock::now();
   std::vector<std::string> applied;
@@ -83,7 +89,9 @@ TEST_CASE("the feature's migrations run online under concurrent inserts") {
   }
   const auto took = duration_cast<milliseconds>(steady_clock::now() - started);
   const long long during = inserted.load() - before;
-  std::this_thread::sleep_for(milliseconds(200));
+  // The writers carry on after the migrations: each commits another insert.
+  const long long after_migrations = inserted.load();
+  CHECK(fgac::testing::eventually([&] { return inserted.load() >= after_migrations + kWriters; }, seconds(30)));
   stop = true;
   for (auto& t : writers) t.join();
 

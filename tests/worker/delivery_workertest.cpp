@@ -90,7 +90,9 @@ TEST_CASE("worker: a create and delete before any delivery cause no authz call a
   const auto other = h.create_task(agent_id);
   REQUIRE(h.drained(seconds(10)));
   h.expect_registered(other, agent_id);
+  CHECK(h.relations_of(other).size() == 3);  // owner, parent agent, tenant: nothing else
   CHECK(h.calls_of(id).empty());
+  CHECK(h.scalar("SELECT count(*) FROM authz_outbox") == 0);
 }
 
 TEST_CASE("worker: two workers drain one backlog; each change is delivered once and in order") {

@@ -4,7 +4,7 @@
 // `taskctl outbox requeue`.
 #include <doctest/doctest.h>
 
-#include <thread>
+#include <vector>
 
 #include "tests/worker/harness.hpp"
 
@@ -13,7 +13,21 @@ using namespace std::chrono;
 
 namespace {
 constexpr const char* kUnavailable = R"(exception_class="AuthenticationServiceUnavailableError")";
+constexpr std::size_t kProbes = 4;
+// The rate bound: at most 8 calls per 3 s while the breaker is open.
+constexpr double kMinMeanProbeGapMs = 3000.0 / 8;
+// The first pause is at least 200 ms; answers to calls already in flight when
+// the breaker opened arrive well within it and are not probes.
+constexpr double kInFlightAnswersWithinMs = 100;
+
+// When (the server's clock, ms) the authz server answered each logged call, oldest first.
+std::vector<double> call_times(OutboxHarness& h) {
+  std::vector<double> out;
+  const auto body = h.authz().calls();
+  for (const auto& c : body.at("calls")) out.push_back(c.at("ts").get<double>());
+  return out;
 }
+}  // namespace
 
 TEST_CASE("worker: 503s and then dropped connections are retried as unavailable, nothing dead, all delivered after") {
   OutboxHarness h;
@@ -178,13 +192,25 @@ TEST_CASE("worker: while authz is down the circuit breaker holds claims to one p
   REQUIRE(eventually([&] { return worker->metric("task_fgac_dual_write_breaker_open") == 1; }, seconds(10)));
 
   // Open: only probes go out, at most one per pause (200-400 ms, then 500-1000 ms).
-  // Without the breaker each of the 40 rows would be retried every 25-500 ms.
-  const double before = worker->metric("task_fgac_dual_write_attempts_total");
-  std::this_thread::sleep_for(seconds(3));
-  const double during = worker->metric("task_fgac_dual_write_attempts_total") - before;
-  MESSAGE("authz calls in 3 s with the breaker open: " << during);
-  CHECK(during >= 1);  // it keeps probing
-  CHECK(during <= 8);
+  // Without the breaker each of the 40 rows would be retried every 25-500 ms,
+  // so kProbes calls would arrive within a few milliseconds of each other.
+  const auto before = call_times(h);
+  REQUIRE_FALSE(before.empty());
+  const double opened_ms = before.back();
+  std::vector<double> probe_ms;
+  REQUIRE(eventually(
+      [&] {
+        probe_ms.clear();
+        for (const double t : call_times(h)) {
+          if (t > opened_ms + kInFlightAnswersWithinMs) probe_ms.push_back(t);
+        }
+        return probe_ms.size() >= kProbes;
+      },
+      seconds(10)));  // it keeps probing
+  const double span_ms = probe_ms[kProbes - 1] - probe_ms[0];
+  MESSAGE("" << kProbes << " authz calls with the breaker open took " << span_ms << " ms");
+  // At most 8 calls per 3 s (one per 375 ms on average) while it is open.
+  CHECK(span_ms >= static_cast<double>(kProbes - 1) * kMinMeanProbeGapMs);
   CHECK(worker->metric("task_fgac_dual_write_breaker_open") == 1);
   CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE dead_at IS NOT NULL") == 0);
 

@@ -1,9 +1,8 @@
-// Lifecycle: kill -9 mid-drain loses nothing, SIGTERM drains within the grace
-// period and releases leases, Postgres restarts are ridden out, and a bad
-// configuration stops the worker at start-up.
+// Lifecycle: kill -9 mid-drain loses nothing, a dead worker's lease is taken
+// over once it lapses, SIGTERM drains within the grace period and releases
+// leases, Postgres restarts are ridden out, and a bad configuration stops the
+// worker at start-up.
 #include <doctest/doctest.h>
-
-#include <thread>
 
 #include "tests/worker/harness.hpp"
 
@@ -36,6 +35,20 @@ TEST_CASE("worker: kill -9 in the middle of a drain, then a restart: nothing is 
     CHECK(h.relations_of(id).contains("owner user:user-alice"));
     CHECK(h.scalar("SELECT count(*) FROM tasks WHERE authz_synced_at IS NOT NULL AND id = '" + id + "'") == 1);
   }
+}
+
+TEST_CASE("worker: a row leased by a worker that died is claimed again once the lease lapses, not before") {
+  OutboxHarness h;
+  const auto agent_id = h.create_agent("agent-lease");
+  const auto id = h.create_task(agent_id);
+  h.exec(
+      "UPDATE authz_outbox SET sent = true, attempts = 1, leased_by = 'dead-worker', "
+      "leased_until = now() + interval '2 seconds'");
+  const auto started = steady_clock::now();
+  auto worker = h.start_worker("w-lease");
+  REQUIRE(h.drained(seconds(15)));
+  CHECK(steady_clock::now() - started >= milliseconds(1500));  // not before the lease lapsed
+  h.expect_registered(id, agent_id);
 }
 
 TEST_CASE("worker: SIGTERM lets in-flight calls finish within the grace period, then exits 0") {
@@ -83,7 +96,10 @@ TEST_CASE("worker: a Postgres restart under a running worker: readiness drops, t
   cluster().stop();
   CHECK(eventually([&] { return http_call(worker->monitor_port(), "GET", "/readyz").status == 503; }, seconds(10)));
   CHECK(http_call(worker->monitor_port(), "GET", "/healthz").status == 200);
-  std::this_thread::sleep_for(seconds(1));
+  // The listener has met the outage too, so what follows shows it re-LISTENing.
+  CHECK(eventually(
+      [&] { return worker->process().log().find("notification listener lost its connection") != std::string::npos; },
+      seconds(10)));
   cluster().start();
 
   REQUIRE(eventually([&] { return http_call(worker->monitor_port(), "GET", "/readyz").status == 200; }, seconds(15)));
@@ -110,11 +126,13 @@ TEST_CASE("worker: bad configuration stops it at start-up with a clear message a
   const std::vector<Case> cases{
       {{"AGENTEX_AUTH_URL=http://127.0.0.1:1", "WORKER_LEASE_MS=5000", "AUTHZ_REQUEST_TIMEOUT_MS=4000"},
        "must stay below WORKER_LEASE_MS"},
-      {{"AGENTEX_AUTH_URL=http://127.0.0.1:1", "WORKER_CONCURENCY=4"}, "WORKER_CONCURENCY"},
-      {{"AGENTEX_AUTH_URL=http://127.0.0.1:1", "WORKER_BATCH_SIZE=lots"}, "WORKER_BATCH_SIZE"},
+      {{"AGENTEX_AUTH_URL=http://127.0.0.1:1", "WORKER_LEASE_MS=2000", "AUTHZ_REQUEST_TIMEOUT_MS=10000"},
+       "must stay below WORKER_LEASE_MS"},
+      {{"AGENTEX_AUTH_URL=http://127.0.0.1:1", "WORKER_CONCURENCY=4"}, "unknown variable WORKER_CONCURENCY"},
+      {{"AGENTEX_AUTH_URL=http://127.0.0.1:1", "WORKER_BATCH_SIZE=lots"}, "WORKER_BATCH_SIZE=lots is not an integer"},
       {{"AGENTEX_AUTH_URL=http://127.0.0.1:1", "WORKER_BACKOFF_BASE_MS=5000", "WORKER_BACKOFF_CAP_MS=1000"},
        "WORKER_BACKOFF_BASE_MS must not exceed WORKER_BACKOFF_CAP_MS"},
-      {{}, "AGENTEX_AUTH_URL"},
+      {{}, "AGENTEX_AUTH_URL is required"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.message);

@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <thread>
 
 #include "outbox/outbox.hpp"
 #include "tests/worker/harness.hpp"
@@ -16,6 +15,7 @@ using namespace std::chrono;
 namespace {
 
 constexpr milliseconds kLease{30000};
+constexpr const char* kSentinel = "test-sentinel";
 
 struct Db {
   explicit Db(const std::string& url) : conn(fgac::pg_connect(settings_for(url))) {
@@ -198,16 +198,31 @@ TEST_CASE("repository: release_all hands back only this worker's leases") {
 TEST_CASE("repository: inserts and requeues wake the workers; claims, retries and dead letters do not") {
   OutboxHarness h;
   Db listener(h.database_url());
+  // Counts the notifications before a sentinel. Postgres delivers a channel's
+  // notifications in commit order, so once the sentinel (sent after the
+  // statements under test committed) has arrived, so has any they caused.
   int notified = 0;
+  bool sentinel_seen = false;
   struct Receiver : pqxx::notification_receiver {
-    Receiver(pqxx::connection_base& c, int& n) : pqxx::notification_receiver(c, "authz_outbox"), count(n) {}
-    void operator()(const std::string&, int) override { ++count; }
+    Receiver(pqxx::connection_base& c, int& n, bool& s)
+        : pqxx::notification_receiver(c, "authz_outbox"), count(n), sentinel(s) {}
+    void operator()(const std::string& payload, int) override {
+      if (payload == kSentinel) {
+        sentinel = true;
+      } else {
+        ++count;
+      }
+    }
     int& count;
-  } receiver(*listener.conn, notified);
+    bool& sentinel;
+  } receiver(*listener.conn, notified, sentinel_seen);
   listener.conn->get_notifs();
   auto drain = [&] {
-    std::this_thread::sleep_for(milliseconds(100));
-    listener.conn->get_notifs();
+    h.exec(std::string("NOTIFY authz_outbox, '") + kSentinel + "'");
+    const auto deadline = steady_clock::now() + seconds(5);
+    while (!sentinel_seen && steady_clock::now() < deadline) listener.conn->await_notification(0, 100000);
+    REQUIRE(sentinel_seen);
+    sentinel_seen = false;
     const int n = notified;
     notified = 0;
     return n;
