@@ -35,6 +35,7 @@ const RUN_AS_USER = 10001; // the image's user (deploy/docker/Dockerfile)
 const UNPREFIXED_ENV = new Set([
   "DATABASE_URL", "LOG_LEVEL", "MONITOR_ADDR", "AGENTEX_AUTH_URL", "AUTH_DISABLED",
   "FGAC_TASKS_DUAL_WRITE", "AUTHZ_SERVICE_TOKEN", "AUTHZ_CONNECT_TIMEOUT_MS", "AUTHZ_REQUEST_TIMEOUT_MS",
+  "AGENTEX_AUTH_CA_FILE",
 ]);
 const EXPECTED_KINDS = {
   ConfigMap: 1, Secret: 1, Deployment: 2, Service: 2, Job: 1, PodDisruptionBudget: 2, PodMonitor: 2,
@@ -44,16 +45,28 @@ const CLUSTER_SCOPED = new Set(["Namespace"]);
 const problems = [];
 const fail = (msg) => problems.push(msg);
 
-// The binaries reject unknown variables with their prefixes (EnvReader::reject_unknown):
-// read the list from the source so a ConfigMap key the binaries would refuse fails here.
+// The binaries reject unknown variables with their own prefixes
+// (EnvReader::reject_unknown): read what each loader declares, and the
+// prefixes each binary owns, from the source, so that a ConfigMap key a binary
+// would refuse fails here.
+const LOADERS = [
+  { loader: "service/config.cpp", header: "service/config.hpp", prefixes: "kApiOwnedPrefixes" },
+  { loader: "outbox_worker/worker_config.cpp", header: "outbox_worker/worker_config.hpp", prefixes: "kWorkerOwnedPrefixes" },
+];
 function knownEnv() {
-  const src = fs.readFileSync(path.join(repoRoot, "common/env.cpp"), "utf8");
-  const block = (name) => {
-    const m = src.match(new RegExp(`${name}\\(\\)\\s*\\{[^}]*\\{([^}]*)\\}`));
-    if (!m) throw new Error(`cannot find ${name}() in common/env.cpp`);
-    return [...m[1].matchAll(/"([A-Z0-9_]+)"/g)].map((x) => x[1]);
-  };
-  return { keys: new Set(block("known_env_keys")), prefixes: block("owned_env_prefixes") };
+  const keys = new Set();
+  const prefixes = [];
+  for (const { loader, header, prefixes: constant } of LOADERS) {
+    const src = fs.readFileSync(path.join(repoRoot, loader), "utf8");
+    const declared = [...src.matchAll(/\br\.[a-z_]+\(\s*"([A-Z0-9_]+)"/g)].map((x) => x[1]);
+    if (declared.length === 0) throw new Error(`no variables declared in ${loader}`);
+    declared.forEach((k) => keys.add(k));
+    const hdr = fs.readFileSync(path.join(repoRoot, header), "utf8");
+    const m = hdr.match(new RegExp(`${constant}\\{([^}]*)\\}`));
+    if (!m) throw new Error(`cannot find ${constant} in ${header}`);
+    prefixes.push(...[...m[1].matchAll(/"([A-Z0-9_]+)"/g)].map((x) => x[1]));
+  }
+  return { keys, prefixes };
 }
 
 async function schemaValidate(doc, where) {
