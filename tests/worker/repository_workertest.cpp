@@ -24,6 +24,14 @@ struct Db {
   std::unique_ptr<pqxx::connection> conn;
 };
 
+// Claims and expects exactly `expected` rows, returned in resource-id order.
+std::vector<ClaimedRow> claim_in_id_order(WorkerOutbox& repo, Db& db, std::size_t expected) {
+  auto rows = repo.claim(*db.conn, 10, kLease);
+  REQUIRE(rows.size() == expected);
+  std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.resource_id < b.resource_id; });
+  return rows;
+}
+
 std::vector<std::string> ids_of(const std::vector<ClaimedRow>& rows) {
   std::vector<std::string> out;
   out.reserve(rows.size());
@@ -147,9 +155,7 @@ TEST_CASE("repository: a retry reschedules with the reason kept; a dead letter k
   insert_rows(h, 2);
   Db db(h.database_url());
   WorkerOutbox repo("me");
-  auto rows = repo.claim(*db.conn, 10, kLease);
-  REQUIRE(rows.size() == 2);
-  std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.resource_id < b.resource_id; });
+  auto rows = claim_in_id_order(repo, db, 2);
   CHECK(repo.retry(*db.conn, rows[0], seconds(60), {"AuthenticationServiceUnavailableError", std::nullopt, "timeout"}));
   CHECK(repo.dead_letter(*db.conn, rows[1], {"ServiceError", 422U, std::string(2000, 'x')}));
   CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE resource_id = 'r0' AND leased_by IS NULL AND "
@@ -168,9 +174,7 @@ TEST_CASE("repository: error text that is long, multi-byte, invalid UTF-8 or hol
   insert_rows(h, 2);
   Db db(h.database_url());
   WorkerOutbox repo("me");
-  auto rows = repo.claim(*db.conn, 10, kLease);
-  REQUIRE(rows.size() == 2);
-  std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.resource_id < b.resource_id; });
+  auto rows = claim_in_id_order(repo, db, 2);
   // 3-byte characters: a cut at byte 500 would fall inside one.
   std::string euros;
   for (int i = 0; i < 400; ++i) euros += "\xE2\x82\xAC";
@@ -232,9 +236,7 @@ TEST_CASE("repository: inserts and requeues wake the workers; claims, retries an
   CHECK(drain() == 2);  // one per inserting transaction
   Db db(h.database_url());
   WorkerOutbox repo("me");
-  auto rows = repo.claim(*db.conn, 10, kLease);
-  REQUIRE(rows.size() == 2);
-  std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.resource_id < b.resource_id; });
+  auto rows = claim_in_id_order(repo, db, 2);
   CHECK(drain() == 0);
   CHECK(repo.retry(*db.conn, rows[0], milliseconds(1), {"ServiceError", 500U, "x"}));
   CHECK(repo.dead_letter(*db.conn, rows[1], {"ServiceError", 400U, "x"}));
