@@ -119,7 +119,7 @@ void TaskApi::outbox_changed() {
   if (notifier_) notifier_->notify();
 }
 
-asio::awaitable<HttpResponse> TaskApi::handle(HttpRequest& req) {
+TaskApi::Response TaskApi::handle(HttpRequest& req) {
   const auto started = std::chrono::steady_clock::now();
   RouteMatch match;
   HttpResponse res;
@@ -141,82 +141,94 @@ asio::awaitable<std::optional<Principal>> TaskApi::authenticate(const HttpReques
   co_return co_await authn_->authenticate(req);
 }
 
-asio::awaitable<HttpResponse> TaskApi::dispatch(const RouteMatch& match, HttpRequest& req) {
+TaskApi::Response TaskApi::dispatch(const RouteMatch& match, HttpRequest& req) {
   if (match.route == Route::none) {
     if (match.method_not_allowed) throw ApiError(ErrorKind::method_not_allowed, "method not allowed");
     throw ApiError(ErrorKind::not_found, "not found");
   }
   const auto principal = co_await authenticate(req);
-  const auto& p = match.params;
+  const Call call{match, req, principal};
   switch (match.route) {
-    case Route::create_agent: {
-      require_json_body(req);
-      auto body = parse_create_agent(req.body(), config_.max_json_depth);
-      auto id = new_uuid_v4();
-      auto json = co_await db<std::string>([&](pqxx::connection& c) { return repository_.create_agent(c, id, body); });
-      co_return json_response(http::status::created, std::move(json));
-    }
-    case Route::list_agents: {
-      auto page = parse_page(parse_query(match.query));
-      auto json = co_await db<std::string>([&](pqxx::connection& c) {
-        return repository_.list_agents(c, page.limit, (page.page_number - 1) * page.limit);
-      });
-      co_return json_response(http::status::ok, std::move(json));
-    }
-    case Route::get_agent: {
-      auto id = require_uuid(p[0], "agent_id");
-      auto json =
-          co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.agent_by_id(c, id); });
-      co_return json_response(http::status::ok, found_or_404(std::move(json), "agent"));
-    }
-    case Route::get_agent_by_name: {
-      auto json = co_await db<std::optional<std::string>>(
-          [&](pqxx::connection& c) { return repository_.agent_by_name(c, p[0]); });
-      co_return json_response(http::status::ok, found_or_404(std::move(json), "agent"));
-    }
+    case Route::create_agent:
+      co_return co_await create_agent(call);
+    case Route::list_agents:
+      co_return co_await list_agents(call);
+    case Route::get_agent:
+    case Route::get_agent_by_name:
+      co_return co_await get_agent(call);
     case Route::agent_rpc:
-    case Route::agent_rpc_by_name: {
-      // A named local, not a temporary: GCC 12 mishandles by-value temporaries in co_await.
-      AgentRef agent;
-      if (match.route == Route::agent_rpc) {
-        agent.id = require_uuid(p[0], "agent_id");
-      } else {
-        agent.name = p[0];
-      }
-      co_return co_await agent_rpc(agent, req, principal);
-    }
-    case Route::create_task: {
-      require_json_body(req);
-      const auto request = parse_create_task(req.body(), config_.max_json_depth);
-      co_return co_await create_task(request, principal);
-    }
-    case Route::list_tasks: {
-      auto filter = parse_task_filter(parse_query(match.query));
-      auto json = co_await db<std::string>([&](pqxx::connection& c) { return repository_.list_tasks(c, filter); });
-      co_return json_response(http::status::ok, std::move(json));
-    }
-    case Route::get_task: {
-      auto id = require_uuid(p[0], "task_id");
-      auto json =
-          co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.task_by_id(c, id); });
-      co_return json_response(http::status::ok, found_or_404(std::move(json), "task"));
-    }
-    case Route::get_task_by_name: {
-      auto json = co_await db<std::optional<std::string>>(
-          [&](pqxx::connection& c) { return repository_.task_by_name(c, p[0]); });
-      co_return json_response(http::status::ok, found_or_404(std::move(json), "task"));
-    }
+    case Route::agent_rpc_by_name:
+      co_return co_await agent_rpc(call);
+    case Route::create_task:
+      co_return co_await create_task(call);
+    case Route::list_tasks:
+      co_return co_await list_tasks(call);
+    case Route::get_task:
+    case Route::get_task_by_name:
+      co_return co_await get_task(call);
     case Route::delete_task:
     case Route::delete_task_by_name:
-      co_return co_await delete_task(match, principal);
+      co_return co_await delete_task(call);
     case Route::none:
       break;
   }
   throw ApiError(ErrorKind::not_found, "not found");
 }
 
-asio::awaitable<HttpResponse> TaskApi::create_task(const CreateTaskRequest& request,
-                                                   const std::optional<Principal>& principal) {
+TaskApi::Response TaskApi::create_agent(const Call& call) {
+  require_json_body(call.req);
+  auto body = parse_create_agent(call.req.body(), config_.max_json_depth);
+  auto id = new_uuid_v4();
+  auto json = co_await db<std::string>([&](pqxx::connection& c) { return repository_.create_agent(c, id, body); });
+  co_return json_response(http::status::created, std::move(json));
+}
+
+TaskApi::Response TaskApi::list_agents(const Call& call) {
+  auto page = parse_page(parse_query(call.match.query));
+  auto json = co_await db<std::string>(
+      [&](pqxx::connection& c) { return repository_.list_agents(c, page.limit, (page.page_number - 1) * page.limit); });
+  co_return json_response(http::status::ok, std::move(json));
+}
+
+TaskApi::Response TaskApi::get_agent(const Call& call) {
+  std::optional<std::string> json;
+  if (call.match.route == Route::get_agent) {
+    auto id = require_uuid(call.match.params[0], "agent_id");
+    json = co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.agent_by_id(c, id); });
+  } else {
+    const auto& name = call.match.params[0];
+    json = co_await db<std::optional<std::string>>(
+        [&](pqxx::connection& c) { return repository_.agent_by_name(c, name); });
+  }
+  co_return json_response(http::status::ok, found_or_404(std::move(json), "agent"));
+}
+
+TaskApi::Response TaskApi::create_task(const Call& call) {
+  require_json_body(call.req);
+  const auto request = parse_create_task(call.req.body(), config_.max_json_depth);
+  co_return co_await create_task_in(request, call.principal);
+}
+
+TaskApi::Response TaskApi::list_tasks(const Call& call) {
+  auto filter = parse_task_filter(parse_query(call.match.query));
+  auto json = co_await db<std::string>([&](pqxx::connection& c) { return repository_.list_tasks(c, filter); });
+  co_return json_response(http::status::ok, std::move(json));
+}
+
+TaskApi::Response TaskApi::get_task(const Call& call) {
+  std::optional<std::string> json;
+  if (call.match.route == Route::get_task) {
+    auto id = require_uuid(call.match.params[0], "task_id");
+    json = co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.task_by_id(c, id); });
+  } else {
+    const auto& name = call.match.params[0];
+    json =
+        co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.task_by_name(c, name); });
+  }
+  co_return json_response(http::status::ok, found_or_404(std::move(json), "task"));
+}
+
+TaskApi::Response TaskApi::create_task_in(const CreateTaskRequest& request, const std::optional<Principal>& principal) {
   NewTask task{new_uuid_v4(), request, creator_of(principal), outbox_principal(principal).dump()};
   auto json =
       co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.create_task(c, task); });
@@ -227,13 +239,19 @@ asio::awaitable<HttpResponse> TaskApi::create_task(const CreateTaskRequest& requ
   co_return json_response(http::status::created, std::move(*json));
 }
 
-asio::awaitable<HttpResponse> TaskApi::agent_rpc(const AgentRef& agent, HttpRequest& req,
-                                                 const std::optional<Principal>& principal) {
-  require_json_body(req);
-  auto rpc = parse_rpc(req.body(), config_.max_json_depth);
+TaskApi::Response TaskApi::agent_rpc(const Call& call) {
+  // A named local, not a temporary: GCC 12 mishandles by-value temporaries in co_await.
+  AgentRef agent;
+  if (call.match.route == Route::agent_rpc) {
+    agent.id = require_uuid(call.match.params[0], "agent_id");
+  } else {
+    agent.name = call.match.params[0];
+  }
+  require_json_body(call.req);
+  auto rpc = parse_rpc(call.req.body(), config_.max_json_depth);
   if (rpc.method != "task/create") throw ApiError(ErrorKind::invalid, "unknown method " + rpc.method);
-  NewTask task{new_uuid_v4(), parse_rpc_task_create(rpc.params, agent), creator_of(principal),
-               outbox_principal(principal).dump()};
+  NewTask task{new_uuid_v4(), parse_rpc_task_create(rpc.params, agent), creator_of(call.principal),
+               outbox_principal(call.principal).dump()};
   auto result = co_await db<TaskRepository::GetOrCreate>(
       [&](pqxx::connection& c) { return repository_.get_or_create_task(c, task); });
   // Here the agent is the path's resource: an unknown one is a 404.
@@ -246,15 +264,15 @@ asio::awaitable<HttpResponse> TaskApi::agent_rpc(const AgentRef& agent, HttpRequ
   co_return json_response(http::status::ok, std::move(body));
 }
 
-asio::awaitable<HttpResponse> TaskApi::delete_task(const RouteMatch& match, const std::optional<Principal>& principal) {
-  const std::string outbox = outbox_principal(principal).dump();
+TaskApi::Response TaskApi::delete_task(const Call& call) {
+  const std::string outbox = outbox_principal(call.principal).dump();
   DeleteResult result;
-  if (match.route == Route::delete_task) {
-    auto id = require_uuid(match.params[0], "task_id");
+  if (call.match.route == Route::delete_task) {
+    auto id = require_uuid(call.match.params[0], "task_id");
     result =
         co_await db<DeleteResult>([&](pqxx::connection& c) { return repository_.delete_task_by_id(c, id, outbox); });
   } else {
-    const auto& name = match.params[0];
+    const auto& name = call.match.params[0];
     result = co_await db<DeleteResult>(
         [&](pqxx::connection& c) { return repository_.delete_task_by_name(c, name, outbox); });
   }

@@ -35,14 +35,29 @@ class TaskApi {
   [[nodiscard]] PgPool& pool() { return *pool_; }
 
  private:
-  boost::asio::awaitable<HttpResponse> handle(HttpRequest& req);
-  boost::asio::awaitable<HttpResponse> dispatch(const RouteMatch& match, HttpRequest& req);
+  // What a route's handler gets: the match, the request, the caller.
+  struct Call {
+    const RouteMatch& match;
+    HttpRequest& req;
+    const std::optional<Principal>& principal;
+  };
+  using Response = boost::asio::awaitable<HttpResponse>;
+
+  Response handle(HttpRequest& req);
+  Response dispatch(const RouteMatch& match, HttpRequest& req);
   boost::asio::awaitable<std::optional<Principal>> authenticate(const HttpRequest& req);
-  boost::asio::awaitable<HttpResponse> create_task(const CreateTaskRequest& request,
-                                                   const std::optional<Principal>& principal);
-  boost::asio::awaitable<HttpResponse> agent_rpc(const AgentRef& agent, HttpRequest& req,
-                                                 const std::optional<Principal>& principal);
-  boost::asio::awaitable<HttpResponse> delete_task(const RouteMatch& match, const std::optional<Principal>& principal);
+
+  // One handler per route (routes.hpp); dispatch() only picks.
+  Response create_agent(const Call& call);
+  Response list_agents(const Call& call);
+  Response get_agent(const Call& call);
+  Response agent_rpc(const Call& call);
+  Response create_task(const Call& call);
+  Response list_tasks(const Call& call);
+  Response get_task(const Call& call);
+  Response delete_task(const Call& call);
+
+  Response create_task_in(const CreateTaskRequest& request, const std::optional<Principal>& principal);
   boost::asio::awaitable<bool> ready();
   boost::asio::awaitable<void> drain_and_stop(std::function<void()> done);
   // After a commit that made an outbox row due: wake the workers.
@@ -50,7 +65,7 @@ class TaskApi {
 
   template <class R, class Fn>
   boost::asio::awaitable<R> db(Fn fn) {
-    co_return co_await pool_->async_run<R>(std::move(fn), boost::asio::use_awaitable);
+    return on_database<R>(*pool_, std::move(fn));
   }
 
   boost::asio::io_context& ioc_;
