@@ -25,6 +25,14 @@ void require_json_body(const HttpRequest& req) {
   if (lower != kJsonContentType) throw ApiError(ErrorKind::unsupported_media, "Content-Type must be application/json");
 }
 
+// A path id that is not a UUID names no row: the same 404 as a missing one.
+// Upstream's ids are free text, so its server answers a miss (and the client
+// must not be told 422, a status it treats as a bug in its own request).
+std::string path_id(std::string_view text, std::string_view what) {
+  if (!is_uuid(text)) throw ApiError(ErrorKind::not_found, std::string(what) + " not found");
+  return require_uuid(text, what);  // lower-cased
+}
+
 std::string found_or_404(std::optional<std::string> json, const char* what) {
   if (!json) throw ApiError(ErrorKind::not_found, std::string(what) + " not found");
   return std::move(*json);
@@ -193,7 +201,7 @@ TaskApi::Response TaskApi::list_agents(const Call& call) {
 TaskApi::Response TaskApi::get_agent(const Call& call) {
   std::optional<std::string> json;
   if (call.match.route == Route::get_agent) {
-    auto id = require_uuid(call.match.params[0], "agent_id");
+    auto id = path_id(call.match.params[0], "agent");
     json = co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.agent_by_id(c, id); });
   } else {
     const auto& name = call.match.params[0];
@@ -218,7 +226,7 @@ TaskApi::Response TaskApi::list_tasks(const Call& call) {
 TaskApi::Response TaskApi::get_task(const Call& call) {
   std::optional<std::string> json;
   if (call.match.route == Route::get_task) {
-    auto id = require_uuid(call.match.params[0], "task_id");
+    auto id = path_id(call.match.params[0], "task");
     json = co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.task_by_id(c, id); });
   } else {
     const auto& name = call.match.params[0];
@@ -243,7 +251,7 @@ TaskApi::Response TaskApi::agent_rpc(const Call& call) {
   // A named local, not a temporary: GCC 12 mishandles by-value temporaries in co_await.
   AgentRef agent;
   if (call.match.route == Route::agent_rpc) {
-    agent.id = require_uuid(call.match.params[0], "agent_id");
+    agent.id = path_id(call.match.params[0], "agent");
   } else {
     agent.name = call.match.params[0];
   }
@@ -268,7 +276,7 @@ TaskApi::Response TaskApi::delete_task(const Call& call) {
   const std::string outbox = outbox_principal(call.principal).dump();
   DeleteResult result;
   if (call.match.route == Route::delete_task) {
-    auto id = require_uuid(call.match.params[0], "task_id");
+    auto id = path_id(call.match.params[0], "task");
     result =
         co_await db<DeleteResult>([&](pqxx::connection& c) { return repository_.delete_task_by_id(c, id, outbox); });
   } else {

@@ -61,8 +61,15 @@ TEST_CASE("bad input: each case gets its status and a JSON error, and the servic
        {},
        "dev-user-token",
        413},
-      {"invalid UUID in path", "GET", "/tasks/not-a-uuid", "", {}, "dev-user-token", 422},
-      {"invalid UUID in delete path", "DELETE", "/tasks/1234", "", {}, "dev-user-token", 422},
+      {"task id in the path that is not a UUID: a miss, as upstream",
+       "GET",
+       "/tasks/not-a-uuid",
+       "",
+       {},
+       "dev-user-token",
+       404},
+      {"task id in the delete path that is not a UUID", "DELETE", "/tasks/1234", "", {}, "dev-user-token", 404},
+      {"agent id in the path that is not a UUID", "GET", "/agents/1234", "", {}, "dev-user-token", 404},
       {"unknown task id", "GET", "/tasks/123e4567-e89b-12d3-a456-426614174000", "", {}, "dev-user-token", 404},
       {"unknown task name", "DELETE", "/tasks/name/nope", "", {}, "dev-user-token", 404},
       {"unknown agent in body", "POST", "/tasks", json{{"agent_name", "ghost"}}.dump(), {}, "dev-user-token", 422},
@@ -136,6 +143,28 @@ TEST_CASE("bad input: each case gets its status and a JSON error, and the servic
   // Nothing was lost or half-written along the way.
   CHECK(api.scalar("SELECT count(*) FROM tasks") == 1);
   CHECK(api.scalar("SELECT count(*) FROM authz_outbox") == 1);
+}
+
+TEST_CASE("bad input: a path id that is not a UUID answers exactly as a missing id does") {
+  ApiFixture api;
+  const auto missing_task = api.call("GET", "/tasks/123e4567-e89b-12d3-a456-426614174000");
+  const auto missing_agent = api.call("GET", "/agents/123e4567-e89b-12d3-a456-426614174000");
+  REQUIRE(missing_task.status == 404);
+  REQUIRE(missing_agent.status == 404);
+  for (const std::string target : {"/tasks/not-a-uuid", "/tasks/123e4567-e89b-12d3-a456-42661417400Z"}) {
+    CAPTURE(target);
+    for (const std::string method : {"GET", "DELETE"}) {
+      const auto r = api.call(method, target);
+      CHECK(r.status == 404);
+      CHECK(r.body == missing_task.body);
+    }
+  }
+  const auto agent = api.call("GET", "/agents/1234");
+  CHECK(agent.status == 404);
+  CHECK(agent.body == missing_agent.body);
+  const auto rpc = api.call("POST", "/agents/1234/rpc", R"({"method":"task/create","params":{}})");
+  CHECK(rpc.status == 404);
+  CHECK(rpc.body == missing_agent.body);
 }
 
 TEST_CASE("bad input: a forged principal header never overrides the authenticated principal") {
