@@ -156,10 +156,11 @@ ListQuery TaskRepository::build_list_tasks_query(const TaskFilter& filter) const
   const auto limit = param(std::to_string(filter.limit)) + "::bigint";
   const auto offset = param(std::to_string((filter.page_number - 1) * filter.limit)) + "::bigint";
   q.sql =
+      // A list leaves params out, as upstream does: they can hold one caller's secrets.
       "SELECT coalesce(json_agg(page.j ORDER BY page.created_at DESC, page.id), '[]')::text FROM (SELECT "
       "task_json(t, fa.agent_id, " +
       dual +
-      ", o.dead_at IS NOT NULL, o.resource_id IS NOT NULL) AS j, t.created_at, t.id FROM tasks t"
+      ", o.dead_at IS NOT NULL, o.resource_id IS NOT NULL)::jsonb - 'params' AS j, t.created_at, t.id FROM tasks t"
       " LEFT JOIN LATERAL task_first_agent(t.id) fa ON true"
       " LEFT JOIN authz_outbox o ON o.resource_type = 'task' AND o.resource_id = t.id::text" +
       where + " ORDER BY t.created_at DESC, t.id LIMIT " + limit + " OFFSET " + offset + ") page";
