@@ -1,4 +1,5 @@
 // Starts the server as a child process on a free port and talks to it.
+import { after, before } from "node:test";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
@@ -73,3 +74,25 @@ export async function relationsOf(base, id) {
 export const alice = { principal_type: "user", user_id: "user-alice", account_id: "acct-dev" };
 export const bob = { principal_type: "user", user_id: "user-bob", account_id: "acct-dev" };
 export const task = (id) => ({ type: "task", selector: id });
+
+// Starts a server (with `env`) before the enclosing describe's tests and stops
+// it after them. The returned object's `base`, `pid` and `output` are those of
+// the running server; read them inside hooks and tests, not at describe time.
+export function useServer(env = {}) {
+  let server;
+  before(async () => {
+    server = await startServer(env);
+  });
+  after(async () => {
+    await server.stop();
+  });
+  return {
+    get base() {
+      return server.base;
+    },
+    get pid() {
+      return server.pid;
+    },
+    output: () => server.output(),
+  };
+}

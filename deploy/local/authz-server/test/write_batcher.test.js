@@ -50,6 +50,18 @@ function item(applied, key, seq, n = 1, extra = {}) {
   };
 }
 
+// A batcher whose first write (item a1) has been sent and is held pending
+// until `release()` is called.
+async function whileFirstWriteRuns() {
+  const engine = fakeEngine();
+  const batcher = new WriteBatcher((u) => engine.write(u));
+  const applied = [];
+  const release = engine.hold();
+  const first = batcher.submit(item(applied, "a", 1));
+  await until(() => engine.writes.length === 1);
+  return { engine, batcher, applied, release, first };
+}
+
 describe("write batcher", () => {
   test("concurrent writes of different resources share one write and its zedtoken", async () => {
     const engine = fakeEngine();
@@ -81,12 +93,7 @@ describe("write batcher", () => {
   });
 
   test("the next batch is whatever arrived while the previous write ran", async () => {
-    const engine = fakeEngine();
-    const batcher = new WriteBatcher((u) => engine.write(u));
-    const applied = [];
-    const release = engine.hold();
-    const first = batcher.submit(item(applied, "a", 1));
-    await until(() => engine.writes.length === 1);
+    const { engine, batcher, applied, release, first } = await whileFirstWriteRuns();
     const later = ["b", "c", "d"].map((k) => batcher.submit(item(applied, k, 1)));
     await turn();
     assert.equal(engine.writes.length, 1, "nothing is written while the previous write runs");
@@ -119,12 +126,7 @@ describe("write batcher", () => {
   });
 
   test("a client that gave up while its write waited is refused when the batch forms, and nothing of it is written", async () => {
-    const engine = fakeEngine();
-    const batcher = new WriteBatcher((u) => engine.write(u));
-    const applied = [];
-    const release = engine.hold();
-    const first = batcher.submit(item(applied, "a", 1));
-    await until(() => engine.writes.length === 1);
+    const { engine, batcher, applied, release, first } = await whileFirstWriteRuns();
     let gaveUp = false;
     const late = batcher.submit(item(applied, "b", 1, 1, { abandoned: () => gaveUp }));
     const kept = batcher.submit(item(applied, "c", 1));
