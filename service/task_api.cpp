@@ -25,16 +25,21 @@ void require_json_body(const HttpRequest& req) {
   if (lower != kJsonContentType) throw ApiError(ErrorKind::unsupported_media, "Content-Type must be application/json");
 }
 
+// Every miss of a resource the path names: one body, whatever the cause.
+[[noreturn]] void throw_not_found(std::string_view what) {
+  throw ApiError(ErrorKind::not_found, std::string(what) + " not found");
+}
+
 // A path id that is not a UUID names no row: the same 404 as a missing one.
 // Upstream's ids are free text, so its server answers a miss (and the client
 // must not be told 422, a status it treats as a bug in its own request).
 std::string path_id(std::string_view text, std::string_view what) {
-  if (!is_uuid(text)) throw ApiError(ErrorKind::not_found, std::string(what) + " not found");
+  if (!is_uuid(text)) throw_not_found(what);
   return require_uuid(text, what);  // lower-cased
 }
 
 std::string found_or_404(std::optional<std::string> json, const char* what) {
-  if (!json) throw ApiError(ErrorKind::not_found, std::string(what) + " not found");
+  if (!json) throw_not_found(what);
   return std::move(*json);
 }
 
@@ -263,7 +268,7 @@ TaskApi::Response TaskApi::agent_rpc(const Call& call) {
   auto result = co_await db<TaskRepository::GetOrCreate>(
       [&](pqxx::connection& c) { return repository_.get_or_create_task(c, task); });
   // Here the agent is the path's resource: an unknown one is a 404.
-  if (!result.json) throw ApiError(ErrorKind::not_found, "agent not found");
+  if (!result.json) throw_not_found("agent");
   if (result.created) {
     outbox_changed();
     metrics_.task_created(task.creator.kind());
@@ -285,7 +290,7 @@ TaskApi::Response TaskApi::delete_task(const Call& call) {
         [&](pqxx::connection& c) { return repository_.delete_task_by_name(c, name, outbox); });
   }
   // The same 404 whether dual-write is on or off.
-  if (!result.id) throw ApiError(ErrorKind::not_found, "task not found");
+  if (!result.id) throw_not_found("task");
   if (result.outbox == OutboxOnDelete::desire_flipped || result.outbox == OutboxOnDelete::deregister_enqueued) {
     outbox_changed();
   }
