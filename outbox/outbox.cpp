@@ -17,7 +17,8 @@ namespace {
 // inserts nothing (the caller asks why).
 constexpr Query kInsertTaskAndEnqueue{"outbox_insert_task_and_enqueue", R"sql(
 WITH agent AS (
-  SELECT id FROM agents WHERE id = coalesce($1::uuid, (SELECT a.id FROM agents a WHERE a.name = $2))),
+  SELECT id FROM agents
+   WHERE id = coalesce($1::uuid, (SELECT a.id FROM agents a WHERE a.name = $2)) AND status <> 'Deleted'),
 task AS (
   INSERT INTO tasks (id, name, status, params, task_metadata, creator_user_id, creator_service_account_id,
                      created_at, updated_at)

@@ -72,7 +72,7 @@ struct NewTask {
 };
 
 // Inserts the task, its task_agents row and (enqueue) its outbox row; returns
-// the Task JSON. Unset when the agent does not exist or a task of that name
+// the Task JSON. Unset when the agent does not exist (or is Deleted) or a task of that name
 // does already (ON CONFLICT (name) DO NOTHING: the caller tells them apart).
 std::optional<std::string> insert_task_and_enqueue(pqxx::transaction_base& tx, const NewTask& task);
 

@@ -12,7 +12,7 @@ enum class ErrorKind {
   unauthenticated,     // 401
   not_found,           // 404
   method_not_allowed,  // 405
-  conflict,            // 409
+  conflict,            // 400: a duplicate name, as upstream (the client retries a 409)
   too_large,           // 413
   unsupported_media,   // 415
   invalid,             // 422

@@ -9,6 +9,11 @@
 namespace fgac::api {
 namespace {
 
+// Upstream's words for a unique violation; a 400, never a 409, which the
+// agentex client would retry twice.
+constexpr std::string_view kDuplicateMessage =
+    "Item already exists. Please check all unique constraints and try again.";
+
 http::status status_of(ErrorKind kind) {
   switch (kind) {
     case ErrorKind::malformed:
@@ -20,7 +25,7 @@ http::status status_of(ErrorKind kind) {
     case ErrorKind::method_not_allowed:
       return http::status::method_not_allowed;
     case ErrorKind::conflict:
-      return http::status::conflict;
+      return http::status::bad_request;
     case ErrorKind::too_large:
       return http::status::payload_too_large;
     case ErrorKind::unsupported_media:
@@ -49,7 +54,7 @@ HttpResponse error_response(const std::exception_ptr& error) {
     return json_error(status_of(e.kind()), e.what());
   } catch (const pqxx::unique_violation& e) {
     log::info("unique violation", {{"error", e.what()}});
-    return json_error(http::status::conflict, "an item with this name already exists");
+    return json_error(http::status::bad_request, kDuplicateMessage);
   } catch (const pqxx::foreign_key_violation& e) {
     log::info("foreign key violation", {{"error", e.what()}});
     return json_error(http::status::unprocessable_entity, "a referenced item does not exist");

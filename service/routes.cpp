@@ -13,19 +13,27 @@ struct RouteSpec {
   Route route;
 };
 
-constexpr std::array<RouteSpec, 12> kRoutes{{
+constexpr std::array<RouteSpec, 19> kRoutes{{
+    {http::verb::get, "/openapi.json", Route::openapi},
     {http::verb::post, "/agents", Route::create_agent},
     {http::verb::get, "/agents", Route::list_agents},
+    {http::verb::post, "/agents/register", Route::register_agent},
     {http::verb::get, "/agents/name/{agent_name}", Route::get_agent_by_name},
+    {http::verb::delete_, "/agents/name/{agent_name}", Route::delete_agent_by_name},
     {http::verb::post, "/agents/name/{agent_name}/rpc", Route::agent_rpc_by_name},
     {http::verb::get, "/agents/{agent_id}", Route::get_agent},
+    {http::verb::delete_, "/agents/{agent_id}", Route::delete_agent},
     {http::verb::post, "/agents/{agent_id}/rpc", Route::agent_rpc},
     {http::verb::post, "/tasks", Route::create_task},
     {http::verb::get, "/tasks", Route::list_tasks},
     {http::verb::get, "/tasks/name/{task_name}", Route::get_task_by_name},
+    {http::verb::put, "/tasks/name/{task_name}", Route::update_task_by_name},
     {http::verb::delete_, "/tasks/name/{task_name}", Route::delete_task_by_name},
     {http::verb::get, "/tasks/{task_id}", Route::get_task},
+    {http::verb::put, "/tasks/{task_id}", Route::update_task},
     {http::verb::delete_, "/tasks/{task_id}", Route::delete_task},
+    // complete | fail | cancel | interrupt | terminate | timeout (requests.hpp: transition_for)
+    {http::verb::post, "/tasks/{task_id}/{action}", Route::transition_task},
 }};
 
 std::vector<std::string_view> split_path(std::string_view path) {

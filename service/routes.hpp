@@ -13,16 +13,23 @@ namespace http = boost::beast::http;
 
 enum class Route {
   none,
+  openapi,
   create_agent,
+  register_agent,
   list_agents,
   get_agent,
   get_agent_by_name,
+  delete_agent,
+  delete_agent_by_name,
   agent_rpc,
   agent_rpc_by_name,
   create_task,
   list_tasks,
   get_task,
   get_task_by_name,
+  update_task,
+  update_task_by_name,
+  transition_task,
   delete_task,
   delete_task_by_name,
 };

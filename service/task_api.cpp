@@ -6,6 +6,7 @@
 #include "common/uuid.hpp"
 #include "schema/migrator.hpp"
 #include "service/error_mapping.hpp"
+#include "service/openapi.hpp"
 
 namespace fgac::api {
 
@@ -41,6 +42,44 @@ std::string path_id(std::string_view text, std::string_view what) {
 std::string found_or_404(std::optional<std::string> json, const char* what) {
   if (!json) throw_not_found(what);
   return std::move(*json);
+}
+
+// The agent or task a path names: by id (a UUID, or the 404 of a miss) or by name.
+AgentRef agent_in_path(const RouteMatch& match, bool by_id) {
+  if (by_id) return {.id = path_id(match.params[0], "agent")};
+  return {.name = match.params[0]};
+}
+TaskRef task_in_path(const RouteMatch& match, bool by_id) {
+  if (by_id) return {.id = path_id(match.params[0], "task")};
+  return {.name = match.params[0]};
+}
+
+// A JSON-RPC error answered inside a 200, as upstream does once dispatch began.
+struct RpcFailure {
+  int code;
+  std::string message;
+};
+constexpr int kRpcInvalidParams = -32602;
+constexpr int kRpcInternalError = -32603;
+constexpr int kRpcMethodNotFound = -32601;
+
+std::string rpc_envelope(const nlohmann::json& id, const std::string& result,
+                         const std::optional<RpcFailure>& failure) {
+  std::string body = R"({"jsonrpc":"2.0","id":)" + id.dump() + R"(,"result":)";
+  if (failure) {
+    body += R"(null,"error":)";
+    body += nlohmann::json{{"code", failure->code}, {"message", failure->message}, {"data", nullptr}}.dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } else {
+    body += result + R"(,"error":null)";
+  }
+  return body + "}";
+}
+
+// Upstream's ACP_TYPE_TO_ALLOWED_RPC_METHODS.
+bool method_allowed(std::string_view acp_type, std::string_view method) {
+  if (acp_type == "sync") return method == "message/send" || method == "task/create" || method == "task/interrupt";
+  return method == "task/create" || method == "task/cancel" || method == "task/interrupt" || method == "event/send";
 }
 
 }  // namespace
@@ -159,16 +198,23 @@ TaskApi::Response TaskApi::dispatch(const RouteMatch& match, HttpRequest& req) {
     if (match.method_not_allowed) throw ApiError(ErrorKind::method_not_allowed, "method not allowed");
     throw ApiError(ErrorKind::not_found, "not found");
   }
+  // The API's own description needs no caller (upstream serves it without authn too).
+  if (match.route == Route::openapi) co_return json_response(http::status::ok, std::string(openapi_document()));
   const auto principal = co_await authenticate(req);
   const Call call{match, req, principal};
   switch (match.route) {
     case Route::create_agent:
       co_return co_await create_agent(call);
+    case Route::register_agent:
+      co_return co_await register_agent(call);
     case Route::list_agents:
       co_return co_await list_agents(call);
     case Route::get_agent:
     case Route::get_agent_by_name:
       co_return co_await get_agent(call);
+    case Route::delete_agent:
+    case Route::delete_agent_by_name:
+      co_return co_await delete_agent(call);
     case Route::agent_rpc:
     case Route::agent_rpc_by_name:
       co_return co_await agent_rpc(call);
@@ -179,9 +225,15 @@ TaskApi::Response TaskApi::dispatch(const RouteMatch& match, HttpRequest& req) {
     case Route::get_task:
     case Route::get_task_by_name:
       co_return co_await get_task(call);
+    case Route::update_task:
+    case Route::update_task_by_name:
+      co_return co_await update_task(call);
+    case Route::transition_task:
+      co_return co_await transition_task(call);
     case Route::delete_task:
     case Route::delete_task_by_name:
       co_return co_await delete_task(call);
+    case Route::openapi:
     case Route::none:
       break;
   }
@@ -196,24 +248,39 @@ TaskApi::Response TaskApi::create_agent(const Call& call) {
   co_return json_response(http::status::created, std::move(json));
 }
 
+TaskApi::Response TaskApi::register_agent(const Call& call) {
+  require_json_body(call.req);
+  auto body = parse_register_agent(call.req.body(), config_.max_json_depth);
+  auto id = new_uuid_v4();
+  auto json = co_await db<std::optional<std::string>>(
+      [&](pqxx::connection& c) { return repository_.register_agent(c, id, body); });
+  auto agent = found_or_404(std::move(json), "agent");
+  // Upstream answers the agent's internal API key; we keep none (no credentials in the database).
+  agent.pop_back();
+  agent += R"(,"agent_api_key":null})";
+  co_return json_response(http::status::ok, std::move(agent));
+}
+
 TaskApi::Response TaskApi::list_agents(const Call& call) {
-  auto page = parse_page(parse_query(call.match.query));
-  auto json = co_await db<std::string>(
-      [&](pqxx::connection& c) { return repository_.list_agents(c, page.limit, (page.page_number - 1) * page.limit); });
+  auto filter = parse_agent_filter(parse_query(call.match.query));
+  auto json = co_await db<std::string>([&](pqxx::connection& c) { return repository_.list_agents(c, filter); });
   co_return json_response(http::status::ok, std::move(json));
 }
 
 TaskApi::Response TaskApi::get_agent(const Call& call) {
-  std::optional<std::string> json;
-  if (call.match.route == Route::get_agent) {
-    auto id = path_id(call.match.params[0], "agent");
-    json = co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.agent_by_id(c, id); });
-  } else {
-    const auto& name = call.match.params[0];
-    json = co_await db<std::optional<std::string>>(
-        [&](pqxx::connection& c) { return repository_.agent_by_name(c, name); });
-  }
+  const auto ref = agent_in_path(call.match, call.match.route == Route::get_agent);
+  auto json = co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.agent(c, ref); });
   co_return json_response(http::status::ok, found_or_404(std::move(json), "agent"));
+}
+
+TaskApi::Response TaskApi::delete_agent(const Call& call) {
+  const auto ref = agent_in_path(call.match, call.match.route == Route::delete_agent);
+  auto id =
+      co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.delete_agent(c, ref); });
+  if (!id) throw_not_found("agent");
+  // Upstream quotes the path's value, id or name; its tasks stay (a soft delete).
+  nlohmann::json body{{"id", *id}, {"message", "Agent '" + call.match.params[0] + "' deleted successfully"}};
+  co_return json_response(http::status::ok, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 TaskApi::Response TaskApi::create_task(const Call& call) {
@@ -229,16 +296,51 @@ TaskApi::Response TaskApi::list_tasks(const Call& call) {
 }
 
 TaskApi::Response TaskApi::get_task(const Call& call) {
-  std::optional<std::string> json;
-  if (call.match.route == Route::get_task) {
-    auto id = path_id(call.match.params[0], "task");
-    json = co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.task_by_id(c, id); });
-  } else {
-    const auto& name = call.match.params[0];
-    json =
-        co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.task_by_name(c, name); });
-  }
+  const auto ref = task_in_path(call.match, call.match.route == Route::get_task);
+  const bool with_agents = parse_relationships(parse_query(call.match.query));
+  auto json = co_await db<std::optional<std::string>>(
+      [&](pqxx::connection& c) { return repository_.task_response(c, ref, with_agents); });
   co_return json_response(http::status::ok, found_or_404(std::move(json), "task"));
+}
+
+TaskApi::Response TaskApi::update_task(const Call& call) {
+  const auto ref = task_in_path(call.match, call.match.route == Route::update_task);
+  require_json_body(call.req);
+  const auto request = parse_update_task(call.req.body(), config_.max_json_depth);
+  auto json = co_await db<std::optional<std::string>>(
+      [&](pqxx::connection& c) { return repository_.update_task(c, ref, request); });
+  co_return json_response(http::status::ok, found_or_404(std::move(json), "task"));
+}
+
+TaskApi::Response TaskApi::transition_task(const Call& call) {
+  const auto transition = transition_for(call.match.params[1]);
+  if (!transition) throw ApiError(ErrorKind::not_found, "not found");  // no such route
+  const auto ref = task_in_path(call.match, true);
+  // The body is optional ({"reason": ...}); when there is one it is JSON.
+  if (!call.req.body().empty()) require_json_body(call.req);
+  const auto reason = parse_transition_reason(call.req.body(), *transition, config_.max_json_depth);
+  auto result = co_await db<TransitionResult>(
+      [&](pqxx::connection& c) { return repository_.transition_task(c, ref, *transition, reason); });
+  using Outcome = TransitionResult::Outcome;
+  switch (result.outcome) {
+    case Outcome::done:
+      co_return json_response(http::status::ok, std::move(result.task));
+    case Outcome::not_found:
+      throw_not_found("task");
+    case Outcome::raced:
+      throw ApiError(ErrorKind::malformed,
+                     "Task " + *ref.id + " status was concurrently modified. Please retry the request.");
+    case Outcome::not_allowed:
+      break;
+  }
+  // Upstream's wording, the status as Python prints its enum member.
+  if (!transition->from_interrupted) {
+    throw ApiError(ErrorKind::malformed, "Task " + *ref.id + " is not running (current status: TaskStatus." +
+                                             result.current_status + "). Only running tasks can be interrupted.");
+  }
+  throw ApiError(ErrorKind::malformed, "Task " + *ref.id + " cannot be transitioned (current status: TaskStatus." +
+                                           result.current_status +
+                                           "). Only running or interrupted tasks can have their status updated.");
 }
 
 TaskApi::Response TaskApi::create_task_in(const CreateTaskRequest& request, const std::optional<Principal>& principal) {
@@ -253,48 +355,88 @@ TaskApi::Response TaskApi::create_task_in(const CreateTaskRequest& request, cons
 }
 
 TaskApi::Response TaskApi::agent_rpc(const Call& call) {
-  // A named local, not a temporary: GCC 12 mishandles by-value temporaries in co_await.
-  AgentRef agent;
-  if (call.match.route == Route::agent_rpc) {
-    agent.id = path_id(call.match.params[0], "agent");
-  } else {
-    agent.name = call.match.params[0];
-  }
+  const bool by_id = call.match.route == Route::agent_rpc;
+  // Upstream's ids are free text: an unknown (or non-UUID) id is a JSON-RPC error, an unknown name a 404.
+  const AgentRef ref = by_id ? AgentRef{.id = call.match.params[0]} : AgentRef{.name = call.match.params[0]};
   require_json_body(call.req);
-  auto rpc = parse_rpc(call.req.body(), config_.max_json_depth);
-  if (rpc.method != "task/create") throw ApiError(ErrorKind::invalid, "unknown method " + rpc.method);
-  NewTask task{new_uuid_v4(), parse_rpc_task_create(rpc.params, agent), creator_of(call.principal),
+  const auto rpc = parse_rpc(call.req.body(), config_.max_json_depth);
+  auto agent = co_await db<std::optional<RpcAgent>>([&](pqxx::connection& c) { return repository_.rpc_agent(c, ref); });
+  if (!agent && !by_id) throw_not_found("agent");
+  std::optional<RpcFailure> failure;
+  std::string result;
+  if (!agent) {
+    failure = RpcFailure{kRpcInternalError, "Item with id '" + call.match.params[0] + "' does not exist."};
+  } else if (agent->deleted) {
+    failure = RpcFailure{kRpcInternalError, "Agent " + agent->id + " is deleted"};
+  } else if (!method_allowed(agent->acp_type, rpc.method)) {
+    failure = RpcFailure{kRpcInternalError, "Unsupported method: " + rpc.method + " for ACP type: " + agent->acp_type};
+  } else if (rpc.method == "task/create" || rpc.method == "task/cancel") {
+    try {
+      if (rpc.method == "task/create") {
+        result = co_await rpc_task_create(rpc, *agent, call);
+      } else {
+        result = co_await rpc_task_cancel(rpc);
+      }
+    } catch (const RpcFailure& e) {
+      failure = e;
+    }
+  } else {
+    // task/interrupt, message/send, event/send reach the agent's ACP server upstream.
+    failure = RpcFailure{kRpcMethodNotFound, "Method " + rpc.method +
+                                                 " is forwarded to the agent's ACP server "
+                                                 "upstream; fgac-tasks does not forward to agents"};
+  }
+  co_return json_response(http::status::ok, rpc_envelope(rpc.id, result, failure));
+}
+
+boost::asio::awaitable<std::string> TaskApi::rpc_task_create(const RpcRequest& rpc, const RpcAgent& agent,
+                                                             const Call& call) {
+  NewTask task{new_uuid_v4(), parse_rpc_task_create(rpc.params, AgentRef{.id = agent.id}), creator_of(call.principal),
                outbox_principal(call.principal).dump()};
-  auto result = co_await db<TaskRepository::GetOrCreate>(
+  auto created = co_await db<TaskRepository::GetOrCreate>(
       [&](pqxx::connection& c) { return repository_.get_or_create_task(c, task); });
-  // Here the agent is the path's resource: an unknown one is a 404.
-  if (!result.json) throw_not_found("agent");
-  if (result.created) {
+  // The agent was there a moment ago: deleted meanwhile.
+  if (!created.json) throw RpcFailure{kRpcInternalError, "Agent " + agent.id + " is deleted"};
+  if (created.created) {
     outbox_changed();
     metrics_.task_created(task.creator.kind());
   }
-  std::string body = R"({"jsonrpc":"2.0","id":)" + rpc.id.dump() + R"(,"result":)" + *result.json + "}";
-  co_return json_response(http::status::ok, std::move(body));
+  co_return std::move(*created.json);
+}
+
+boost::asio::awaitable<std::string> TaskApi::rpc_task_cancel(const RpcRequest& rpc) {
+  const auto ref = parse_rpc_task_ref(rpc.params);
+  if (!ref.id && !ref.name) {
+    // Upstream's 500 here would be retried by the client; the request cannot succeed.
+    throw RpcFailure{kRpcInvalidParams, "Invalid parameters: task_id or task_name is required"};
+  }
+  static constexpr Transition kCancelByUser{"cancel", "CANCELED", "Task canceled by user", true};
+  auto result = co_await db<TransitionResult>([&](pqxx::connection& c) {
+    return repository_.transition_task(c, ref, kCancelByUser, std::string(kCancelByUser.reason));
+  });
+  if (result.outcome == TransitionResult::Outcome::done) co_return std::move(result.task);
+  // A task that is no longer running comes back unchanged, without an error (upstream).
+  auto json = co_await db<std::optional<std::string>>([&](pqxx::connection& c) { return repository_.task(c, ref); });
+  if (json) co_return std::move(*json);
+  if (ref.name) throw_not_found("task");  // upstream: an unknown name is a 404 before dispatch
+  throw RpcFailure{kRpcInternalError, "Item with id '" + *ref.id + "' does not exist."};
 }
 
 TaskApi::Response TaskApi::delete_task(const Call& call) {
+  const bool by_id = call.match.route == Route::delete_task;
+  const auto ref = task_in_path(call.match, by_id);
   const std::string outbox = outbox_principal(call.principal).dump();
-  DeleteResult result;
-  if (call.match.route == Route::delete_task) {
-    auto id = path_id(call.match.params[0], "task");
-    result =
-        co_await db<DeleteResult>([&](pqxx::connection& c) { return repository_.delete_task_by_id(c, id, outbox); });
-  } else {
-    const auto& name = call.match.params[0];
-    result = co_await db<DeleteResult>(
-        [&](pqxx::connection& c) { return repository_.delete_task_by_name(c, name, outbox); });
-  }
+  auto result = co_await db<DeleteResult>([&](pqxx::connection& c) { return repository_.delete_task(c, ref, outbox); });
   // The same 404 whether dual-write is on or off.
   if (!result.id) throw_not_found("task");
   if (result.outbox == OutboxOnDelete::desire_flipped || result.outbox == OutboxOnDelete::deregister_enqueued) {
     outbox_changed();
   }
-  co_return json_response(http::status::ok, nlohmann::json{{"id", *result.id}, {"message", "task deleted"}}.dump());
+  // Upstream's two wordings: the id bare, the name quoted.
+  const auto message = by_id ? "Task " + *result.id + " deleted successfully"
+                             : "Task '" + call.match.params[0] + "' deleted successfully";
+  nlohmann::json body{{"id", *result.id}, {"message", message}};
+  co_return json_response(http::status::ok, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 }  // namespace fgac::api

@@ -49,15 +49,23 @@ class TaskApi {
 
   // One handler per route (routes.hpp); dispatch() only picks.
   Response create_agent(const Call& call);
+  Response register_agent(const Call& call);
   Response list_agents(const Call& call);
   Response get_agent(const Call& call);
+  Response delete_agent(const Call& call);
   Response agent_rpc(const Call& call);
   Response create_task(const Call& call);
   Response list_tasks(const Call& call);
   Response get_task(const Call& call);
+  Response update_task(const Call& call);
+  Response transition_task(const Call& call);
   Response delete_task(const Call& call);
 
   Response create_task_in(const CreateTaskRequest& request, const std::optional<Principal>& principal);
+  // The JSON-RPC methods (docs/agentex-contract.md 4): the result's JSON, or
+  // RpcFailure for an error answered inside a 200.
+  boost::asio::awaitable<std::string> rpc_task_create(const RpcRequest& rpc, const RpcAgent& agent, const Call& call);
+  boost::asio::awaitable<std::string> rpc_task_cancel(const RpcRequest& rpc);
   boost::asio::awaitable<bool> ready();
   boost::asio::awaitable<void> drain_and_stop(std::function<void()> done);
   // After a commit that made an outbox row due: wake the workers.

@@ -4,7 +4,10 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
+#include <cstdlib>
+#include <fstream>
 #include <future>
+#include <mutex>
 
 namespace fgac::testing {
 
@@ -39,11 +42,35 @@ ApiFixture::~ApiFixture() {
   thread_.join();
 }
 
+namespace {
+
+// With FGAC_CONTRACT_RECORD set (CTest sets it), every response the API tests
+// receive is appended to that file as one JSON line, and the contract test
+// validates each against service/openapi.json (tools/validate-responses.mjs).
+void record_for_contract(const std::string& method, const std::string& target, const HttpResult& result) {
+  static const char* path = std::getenv("FGAC_CONTRACT_RECORD");  // NOLINT(concurrency-mt-unsafe): read once
+  if (path == nullptr || *path == '\0') return;
+  static std::mutex mutex;
+  auto type = result.headers.find("content-type");
+  nlohmann::json line{{"method", method},
+                      {"target", target},
+                      {"status", result.status},
+                      {"content_type", type == result.headers.end() ? "" : type->second},
+                      {"body", result.body}};
+  const std::scoped_lock lock(mutex);
+  std::ofstream out(path, std::ios::app);
+  out << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+}
+
+}  // namespace
+
 HttpResult ApiFixture::call(const std::string& method, const std::string& target, const std::string& body,
                             std::map<std::string, std::string> headers, const std::string& token) {
   if (!token.empty() && !headers.contains("Authorization")) headers["Authorization"] = "Bearer " + token;
   if (!body.empty() && !headers.contains("Content-Type")) headers["Content-Type"] = "application/json";
-  return http_call(api_->port(), method, target, body, headers);
+  auto result = http_call(api_->port(), method, target, body, headers);
+  record_for_contract(method, target, result);
+  return result;
 }
 
 std::string ApiFixture::agent(const std::string& name) {

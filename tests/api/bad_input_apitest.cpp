@@ -83,7 +83,7 @@ TEST_CASE("bad input: each case gets its status and a JSON error, and the servic
       {"unknown agent in RPC path",
        "POST",
        "/agents/name/ghost/rpc",
-       json{{"jsonrpc", "2.0"}, {"method", "task/create"}}.dump(),
+       json{{"jsonrpc", "2.0"}, {"method", "task/create"}, {"params", json::object()}}.dump(),
        {},
        "dev-user-token",
        404},
@@ -100,8 +100,9 @@ TEST_CASE("bad input: each case gets its status and a JSON error, and the servic
        json{{"agent_id", agent_id}, {"name", "taken"}}.dump(),
        {},
        "dev-user-token",
-       409},
-      {"duplicate agent name", "POST", "/agents", json{{"name", "agent-bad"}}.dump(), {}, "dev-user-token", 409},
+       400},
+      // Upstream's 400, never a 409: the agentex client retries a 409 twice.
+      {"duplicate agent name", "POST", "/agents", json{{"name", "agent-bad"}}.dump(), {}, "dev-user-token", 400},
       {"missing bearer token", "POST", "/tasks", valid, {}, "", 401},
       {"unknown bearer token", "POST", "/tasks", valid, {}, "forged-token", 401},
       {"forged principal header without a token",
@@ -120,7 +121,8 @@ TEST_CASE("bad input: each case gets its status and a JSON error, and the servic
        "dev-user-token",
        415},
       {"oversized header", "GET", "/tasks", "", {{"X-Big", std::string(20000, 'h')}}, "dev-user-token", 431},
-      {"bad limit", "GET", "/tasks?limit=-1", "", {}, "dev-user-token", 422},
+      {"negative limit", "GET", "/tasks?limit=-1", "", {}, "dev-user-token", 400},
+      {"limit over the cap", "GET", "/tasks?limit=1001", "", {}, "dev-user-token", 422},
       {"bad escape in query", "GET", "/tasks?status=%G1", "", {}, "dev-user-token", 400},
       {"unknown route", "GET", "/nothing-here", "", {}, "dev-user-token", 404},
       {"wrong method", "PUT", "/tasks", "", {}, "dev-user-token", 405},
@@ -162,9 +164,15 @@ TEST_CASE("bad input: a path id that is not a UUID answers exactly as a missing 
   const auto agent = api.call("GET", "/agents/1234");
   CHECK(agent.status == 404);
   CHECK(agent.body == missing_agent.body);
+  // RPC by id answers an unknown agent inside the JSON-RPC envelope, as upstream
+  // does (its ids are free text): a non-UUID id the same as a missing one.
+  const auto missing_rpc =
+      api.call("POST", "/agents/123e4567-e89b-12d3-a456-426614174000/rpc", R"({"method":"task/create","params":{}})");
   const auto rpc = api.call("POST", "/agents/1234/rpc", R"({"method":"task/create","params":{}})");
-  CHECK(rpc.status == 404);
-  CHECK(rpc.body == missing_agent.body);
+  CHECK(rpc.status == 200);
+  CHECK(missing_rpc.status == 200);
+  CHECK(rpc.json()["result"].is_null());
+  CHECK(rpc.json()["error"]["code"] == missing_rpc.json()["error"]["code"]);
 }
 
 TEST_CASE("bad input: a forged principal header never overrides the authenticated principal") {

@@ -25,7 +25,7 @@ TEST_CASE("outbox: a create whose transaction fails leaves neither a task row no
   api.agent("agent-f");
   REQUIRE(api.post("/tasks", {{"agent_name", "agent-f"}, {"name", "dup"}}).status == 201);
   auto again = api.post("/tasks", {{"agent_name", "agent-f"}, {"name", "dup"}});
-  CHECK(again.status == 409);
+  CHECK(again.status == 400);
   CHECK(api.scalar("SELECT count(*) FROM tasks") == 1);
   CHECK(api.scalar("SELECT count(*) FROM authz_outbox") == 1);
   CHECK(api.scalar("SELECT count(*) FROM task_agents") == 1);

@@ -54,12 +54,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view input(reinterpret_cast<const char*>(data), size);  // NOLINT
   expect_parse_or_api_error([&] { (void)parse_create_task(input); });
   expect_parse_or_api_error([&] { (void)parse_create_agent(input); });
+  expect_parse_or_api_error([&] { (void)parse_register_agent(input); });
+  expect_parse_or_api_error([&] { (void)parse_update_task(input); });
+  expect_parse_or_api_error([&] { (void)parse_transition_reason(input, *transition_for("fail")); });
   expect_parse_or_api_error([&] {
     auto rpc = parse_rpc(input);
     (void)parse_rpc_task_create(rpc.params, AgentRef{std::nullopt, "agent"});
   });
+  expect_parse_or_api_error([&] { (void)parse_rpc_task_ref(parse_rpc(input).params); });
   expect_parse_or_api_error([&] { (void)parse_task_filter(parse_query(input)); });
-  expect_parse_or_api_error([&] { (void)parse_page(parse_query(input)); });
+  expect_parse_or_api_error([&] { (void)parse_agent_filter(parse_query(input)); });
+  expect_parse_or_api_error([&] { (void)parse_relationships(parse_query(input)); });
   expect_parse_or_api_error([&] { (void)match_route(boost::beast::http::verb::get, input); });
   expect_parse_or_api_error([&] { (void)match_route(boost::beast::http::verb::post, input); });
   // Deep nesting around whatever the fuzzer found (the first byte picks the depth).

@@ -63,10 +63,89 @@ TEST_CASE("requests: JSON-RPC envelopes are checked") {
   auto bare = parse_rpc(R"({"method":"task/create","params":{"name":"y"}})");
   CHECK(bare.method == "task/create");
   CHECK(bare.id.is_null());
-  CHECK(kind_of([] { parse_rpc(R"({"jsonrpc":"1.0","id":1,"method":"task/create"})"); }) == ErrorKind::invalid);
+  CHECK(kind_of([] { parse_rpc(R"({"jsonrpc":"1.0","id":1,"method":"task/create","params":{}})"); }) ==
+        ErrorKind::invalid);
   CHECK(kind_of([] { parse_rpc(R"({"jsonrpc":"2.0","method":5})"); }) == ErrorKind::invalid);
-  CHECK(kind_of([] { parse_rpc(R"({"jsonrpc":"2.0","method":"m","params":[1]})"); }) == ErrorKind::invalid);
-  CHECK(kind_of([] { parse_rpc(R"({"jsonrpc":"2.0","method":"m","id":{"a":1}})"); }) == ErrorKind::invalid);
+  CHECK(kind_of([] { parse_rpc(R"({"method":"task/create","params":[1]})"); }) == ErrorKind::invalid);
+  CHECK(kind_of([] { parse_rpc(R"({"method":"task/create","params":{},"id":{"a":1}})"); }) == ErrorKind::invalid);
+  // upstream's five methods only, and params required (missing or null is its 422)
+  CHECK(kind_of([] { parse_rpc(R"({"method":"m","params":{}})"); }) == ErrorKind::invalid);
+  CHECK(kind_of([] { parse_rpc(R"({"method":"task/cancel"})"); }) == ErrorKind::invalid);
+  CHECK(kind_of([] { parse_rpc(R"({"method":"task/cancel","params":null})"); }) == ErrorKind::invalid);
+  CHECK(parse_rpc(R"({"method":"event/send","params":{}})").method == "event/send");
+}
+
+TEST_CASE("requests: task/cancel names a task by id or by name, not both") {
+  CHECK(parse_rpc_task_ref(nlohmann::json{{"task_id", "x"}}).id == "x");
+  CHECK(parse_rpc_task_ref(nlohmann::json{{"task_name", "n"}}).name == "n");
+  auto neither = parse_rpc_task_ref(nlohmann::json::object());
+  CHECK_FALSE(neither.id);
+  CHECK_FALSE(neither.name);
+  CHECK(kind_of([] {
+          (void)parse_rpc_task_ref(nlohmann::json{{"task_id", "x"}, {"task_name", "n"}});
+        }) == ErrorKind::invalid);
+}
+
+TEST_CASE("requests: register, update and transition bodies") {
+  auto r = parse_register_agent(
+      R"({"name":"my-agent","description":"d","acp_url":"http://a","acp_type":"sync","agent_id":null,)"
+      R"("principal_context":{"user_id":"forged"},"registration_metadata":{},"agent_input_type":"json"})");
+  CHECK(r.name == "my-agent");
+  CHECK(r.acp_type == "sync");
+  CHECK_FALSE(r.agent_id);
+  CHECK_FALSE(r.registration_metadata);  // {} merges nothing
+  CHECK(r.agent_input_type == "json");
+  const auto base = std::string(R"("description":"d","acp_url":"http://a","acp_type":"async")");
+  CHECK(kind_of([&] { (void)parse_register_agent(R"({"name":"My_Agent",)" + base + "}"); }) == ErrorKind::invalid);
+  CHECK(kind_of([&] {
+          (void)parse_register_agent(R"({"name":"a","acp_type":"grpc","description":"d","acp_url":"u"})");
+        }) == ErrorKind::invalid);
+  CHECK(kind_of([&] { (void)parse_register_agent(R"({"name":"a","acp_type":"sync","acp_url":"u"})"); }) ==
+        ErrorKind::invalid);
+
+  auto u = parse_update_task(R"({"merge_params":{},"task_metadata":{"a":1}})");
+  CHECK_FALSE(u.merge_params);  // upstream ignores an empty patch
+  CHECK(u.task_metadata == R"({"a":1})");
+  CHECK(parse_update_task("{}").empty());
+  CHECK(kind_of([] { (void)parse_update_task(R"({"merge_params":[1]})"); }) == ErrorKind::invalid);
+
+  auto fail = transition_for("fail");
+  REQUIRE(fail);
+  CHECK(fail->to == "FAILED");
+  CHECK(transition_for("timeout")->reason == "Task timed_out");
+  CHECK_FALSE(transition_for("interrupt")->from_interrupted);
+  CHECK_FALSE(transition_for("explode"));
+  CHECK(parse_transition_reason("", *fail) == "Task failed");
+  CHECK(parse_transition_reason(" null ", *fail) == "Task failed");
+  CHECK(parse_transition_reason("{}", *fail) == "Task failed");
+  CHECK(parse_transition_reason(R"({"reason":""})", *fail) == "Task failed");
+  CHECK(parse_transition_reason(R"({"reason":"boom"})", *fail) == "boom");
+  CHECK(kind_of([&] { (void)parse_transition_reason(R"({"reason":5})", *fail); }) == ErrorKind::invalid);
+}
+
+TEST_CASE("requests: list order, relationships and task_metadata follow upstream's rules") {
+  auto order = parse_agent_filter(parse_query("order_by=name&order_direction=ASC")).order;
+  CHECK(order.column == "name");
+  CHECK_FALSE(order.descending);
+  CHECK(parse_agent_filter(parse_query("order_direction=DeSc")).order.descending);
+  CHECK_FALSE(parse_agent_filter(parse_query("order_direction=sideways")).order.descending);  // anything else: ASC
+  CHECK_FALSE(parse_agent_filter(parse_query("order_by=1;drop")).order.column);               // ignored, not used
+  CHECK_FALSE(parse_task_filter(parse_query("order_by=params")).order.column);                // not sortable
+  CHECK(kind_of([] { (void)parse_agent_filter(parse_query("limit=0")); }) == ErrorKind::invalid);
+
+  CHECK(parse_relationships(parse_query("relationships=agents")));
+  CHECK(parse_relationships(parse_query("relationships=agents%2Cagents")));
+  CHECK(parse_relationships(parse_query("relationships=agents&relationships=agents")));
+  CHECK_FALSE(parse_relationships(parse_query("")));
+  CHECK(kind_of([] { (void)parse_relationships(parse_query("relationships=agents,owners")); }) == ErrorKind::invalid);
+  CHECK(kind_of([] { (void)parse_relationships(parse_query("relationships=")); }) == ErrorKind::invalid);
+
+  CHECK(parse_task_filter(parse_query("task_metadata=%7B%22a%22%3A+1%7D")).task_metadata == R"({"a":1})");
+  CHECK(kind_of([] { (void)parse_task_filter(parse_query("task_metadata=%7B")); }) == ErrorKind::malformed);
+  CHECK(kind_of([] { (void)parse_task_filter(parse_query("task_metadata=1")); }) == ErrorKind::malformed);
+  CHECK(kind_of([] { (void)parse_task_filter(parse_query("task_metadata=%7B%7D")); }) == ErrorKind::malformed);
+  CHECK(kind_of([] { (void)parse_task_filter(parse_query("status=DELETED")); }) == ErrorKind::malformed);
+  CHECK(kind_of([] { (void)parse_task_filter(parse_query("status=DONE")); }) == ErrorKind::invalid);
 }
 
 TEST_CASE("requests: query strings decode and list filters validate") {
@@ -78,7 +157,9 @@ TEST_CASE("requests: query strings decode and list filters validate") {
   CHECK(f.page_number == 2);
   CHECK(kind_of([] { parse_query("a=%zz"); }) == ErrorKind::malformed);
   CHECK(kind_of([] { parse_query("a=%4"); }) == ErrorKind::malformed);
-  CHECK(kind_of([] { parse_task_filter(parse_query("limit=0")); }) == ErrorKind::invalid);
+  CHECK(parse_task_filter(parse_query("limit=0")).limit == kDefaultPageSize);  // upstream: `limit or 50`
+  CHECK(kind_of([] { parse_task_filter(parse_query("limit=-1")); }) == ErrorKind::malformed);
+  CHECK(kind_of([] { parse_task_filter(parse_query("page_number=0")); }) == ErrorKind::malformed);
   CHECK(kind_of([] { parse_task_filter(parse_query("limit=1001")); }) == ErrorKind::invalid);
   CHECK(kind_of([] { parse_task_filter(parse_query("limit=ten")); }) == ErrorKind::invalid);
   CHECK(kind_of([] { parse_task_filter(parse_query("agent_id=x")); }) == ErrorKind::invalid);

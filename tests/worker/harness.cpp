@@ -125,7 +125,7 @@ std::string OutboxHarness::create_task(const std::string& agent_id, const Creato
 
 void OutboxHarness::delete_task(const std::string& task_id) {
   auto conn = api_connection(url_);
-  const auto result = fgac::api::TaskRepository(true).delete_task_by_id(*conn, task_id, alice_principal().dump());
+  const auto result = fgac::api::TaskRepository(true).delete_task(*conn, {.id = task_id}, alice_principal().dump());
   REQUIRE(result.id.has_value());
 }
 
