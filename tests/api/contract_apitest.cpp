@@ -333,10 +333,12 @@ TEST_CASE("contract: update by id and by name, the six transitions, delete by id
       {"cancel", "CANCELED", "Task canceled"},
       {"terminate", "TERMINATED", "Task terminated"},
       {"timeout", "TIMED_OUT", "Task timed_out"}};
-  for (const auto& [action, status, reason] : transitions) {
-    auto task = create_task(client, "life-agent", {{"name", "t-" + action}});
-    auto r = client.post("/tasks/" + task["id"].get<std::string>() + "/" + action, {{"reason", ""}});
-    REQUIRE_MESSAGE(r.status == 200, action << ": " << r.body);
+  for (const auto& transition : transitions) {
+    const auto& [action, status, reason] = transition;
+    const std::string name = action;  // doctest's message lambda cannot capture a structured binding
+    auto task = create_task(client, "life-agent", {{"name", "t-" + name}});
+    auto r = client.post("/tasks/" + task["id"].get<std::string>() + "/" + name, {{"reason", ""}});
+    REQUIRE_MESSAGE(r.status == 200, name << ": " << r.body);
     CHECK(r.json()["status"] == status);
     CHECK(r.json()["status_reason"] == reason);
   }

@@ -94,27 +94,28 @@ TEST_CASE("outbox: a dead letter shows as dead") {
   CHECK(api.call("GET", "/tasks/name/dead-1").json()["authz_status"] == "dead");
 }
 
-TEST_CASE("outbox: the partial creator indexes serve the creator filters (EXPLAIN)") {
+TEST_CASE("outbox: the partial creator indexes and the task_metadata GIN index serve their filters (EXPLAIN)") {
   ApiFixture api;
   const auto agent_id = api.agent("agent-x");
   api.scalar(
-      "WITH t AS (INSERT INTO tasks (id, name, status, creator_user_id, creator_service_account_id) "
+      "WITH t AS (INSERT INTO tasks (id, name, status, creator_user_id, creator_service_account_id, task_metadata) "
       "SELECT gen_random_uuid(), 'bulk-' || g, 'RUNNING', CASE WHEN g % 2 = 0 THEN 'user-' || g END, "
-      "CASE WHEN g % 2 = 1 THEN 'sa-' || g END FROM generate_series(1, 20000) g RETURNING id) SELECT count(*) FROM t");
+      "CASE WHEN g % 2 = 1 THEN 'sa-' || g END, jsonb_build_object('team', 'team-' || g % 5000) "
+      "FROM generate_series(1, 20000) g RETURNING id) SELECT count(*) FROM t");
   {
     auto conn = fgac::pg_connect(settings_for(api.database_url()));
     pqxx::nontransaction tx(*conn);
     tx.exec0("ANALYZE tasks");
     fgac::api::TaskRepository repo(true);
-    for (auto [column, value, index] :
-         {std::tuple{"creator_user_id", "user-42", "ix_tasks_creator_user_id"},
-          std::tuple{"creator_service_account_id", "sa-43", "ix_tasks_creator_service_account_id"}}) {
-      fgac::api::TaskFilter filter;
-      if (std::string(column) == "creator_user_id") {
-        filter.creator_user_id = value;
-      } else {
-        filter.creator_service_account_id = value;
-      }
+    fgac::api::TaskFilter by_user;
+    by_user.creator_user_id = "user-42";
+    fgac::api::TaskFilter by_sa;
+    by_sa.creator_service_account_id = "sa-43";
+    fgac::api::TaskFilter by_metadata;  // containment: the GIN index of migration 0013
+    by_metadata.task_metadata = R"({"team":"team-42"})";
+    for (const auto& [filter, index] : {std::pair{by_user, "ix_tasks_creator_user_id"},
+                                        std::pair{by_sa, "ix_tasks_creator_service_account_id"},
+                                        std::pair{by_metadata, "ix_tasks_task_metadata"}}) {
       auto q = repo.build_list_tasks_query(filter);
       auto plan = tx.exec_params("EXPLAIN " + q.sql, pqxx::prepare::make_dynamic_params(q.params));
       std::string text;
