@@ -113,9 +113,9 @@ TEST_CASE("outbox: the partial creator indexes and the task_metadata GIN index s
     by_sa.creator_service_account_id = "sa-43";
     fgac::api::TaskFilter by_metadata;  // containment: the GIN index of migration 0013
     by_metadata.task_metadata = R"({"team":"team-42"})";
-    for (const auto& [filter, index] : {std::pair{by_user, "ix_tasks_creator_user_id"},
-                                        std::pair{by_sa, "ix_tasks_creator_service_account_id"},
-                                        std::pair{by_metadata, "ix_tasks_task_metadata"}}) {
+    for (const auto& [filter, index] :
+         {std::pair{by_user, "ix_tasks_creator_user_id"}, std::pair{by_sa, "ix_tasks_creator_service_account_id"},
+          std::pair{by_metadata, "ix_tasks_task_metadata"}}) {
       auto q = repo.build_list_tasks_query(filter);
       auto plan = tx.exec_params("EXPLAIN " + q.sql, pqxx::prepare::make_dynamic_params(q.params));
       std::string text;
