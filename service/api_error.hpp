@@ -10,6 +10,7 @@ namespace fgac::api {
 enum class ErrorKind {
   malformed,           // 400
   unauthenticated,     // 401
+  forbidden,           // 403: may read the task, not do this to it
   not_found,           // 404
   method_not_allowed,  // 405
   conflict,            // 400: a duplicate name, as upstream (the client retries a 409)

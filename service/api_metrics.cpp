@@ -69,3 +69,92 @@ void ApiMetrics::task_created(std::string_view creator_kind) {
 }
 
 }  // namespace fgac::api
+
+namespace fgac::api {
+
+AuthzMetrics::AuthzMetrics(prometheus::Registry& registry)
+    : decisions_(prometheus::BuildCounter()
+                     .Name("task_authz_decisions_total")
+                     .Help("Per-task authorization decisions, by operation, mode, decision and source")
+                     .Register(registry)),
+      creator_denied_(prometheus::BuildCounter()
+                          .Name("task_authz_creator_denied_total")
+                          .Help("SpiceDB denied a task's own recorded creator: the graph has drifted")
+                          .Register(registry)),
+      checks_(prometheus::BuildCounter()
+                  .Name("task_authz_checks_total")
+                  .Help("POST /v1/authz/check calls, by outcome and exception class")
+                  .Register(registry)),
+      check_durations_(prometheus::BuildHistogram()
+                           .Name("task_authz_check_duration_seconds")
+                           .Help("POST /v1/authz/check latency, by operation and consistency")
+                           .Register(registry)),
+      shadow_dropped_(prometheus::BuildCounter()
+                          .Name("task_authz_shadow_dropped_total")
+                          .Help("Shadow decisions dropped because too many were in flight")
+                          .Register(registry)
+                          .Add({})),
+      shadow_in_flight_(prometheus::BuildGauge()
+                            .Name("task_authz_shadow_in_flight")
+                            .Help("Shadow decisions being computed")
+                            .Register(registry)
+                            .Add({})),
+      breaker_open_(prometheus::BuildGauge()
+                        .Name("task_authz_breaker_open")
+                        .Help("1 while the check circuit breaker is open (checks fail fast with 503)")
+                        .Register(registry)
+                        .Add({})) {}
+
+prometheus::Counter& AuthzMetrics::counter(prometheus::Family<prometheus::Counter>& family,
+                                           const prometheus::Labels& labels) {
+  std::lock_guard lock(mutex_);
+  auto key = std::make_pair(static_cast<const void*>(&family), labels);
+  auto it = counters_.find(key);
+  if (it == counters_.end()) it = counters_.emplace(std::move(key), &family.Add(labels)).first;
+  return *it->second;
+}
+
+void AuthzMetrics::decision(std::string_view operation, std::string_view mode, bool allowed, std::string_view source) {
+  counter(decisions_, {{"operation", std::string(operation)},
+                       {"mode", std::string(mode)},
+                       {"decision", allowed ? "allow" : "deny"},
+                       {"source", std::string(source)}})
+      .Increment();
+}
+
+void AuthzMetrics::creator_denied(std::string_view mode) {
+  counter(creator_denied_, {{"mode", std::string(mode)}}).Increment();
+}
+
+void AuthzMetrics::check(std::string_view outcome, std::string_view exception_class) {
+  counter(checks_, {{"outcome", std::string(outcome)}, {"exception_class", std::string(exception_class)}}).Increment();
+}
+
+void AuthzMetrics::check_duration(std::string_view operation, std::string_view consistency, double seconds) {
+  prometheus::Histogram* histogram = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    prometheus::Labels labels{{"operation", std::string(operation)}, {"consistency", std::string(consistency)}};
+    auto it = histograms_.find(labels);
+    if (it == histograms_.end()) {
+      auto& h = check_durations_.Add(labels, prometheus::Histogram::BucketBoundaries(latency_buckets()));
+      it = histograms_.emplace(std::move(labels), &h).first;
+    }
+    histogram = it->second;
+  }
+  histogram->Observe(seconds);
+}
+
+void AuthzMetrics::shadow_dropped() {
+  shadow_dropped_.Increment();
+}
+
+void AuthzMetrics::shadow_in_flight(std::size_t n) {
+  shadow_in_flight_.Set(static_cast<double>(n));
+}
+
+void AuthzMetrics::breaker(bool open) {
+  breaker_open_.Set(open ? 1 : 0);
+}
+
+}  // namespace fgac::api

@@ -93,6 +93,23 @@ ApiConfig load_api_config(const EnvSource& env, std::vector<EnvVar>* declared) {
     r.fail("AGENTEX_AUTH_URL is required (set AUTH_DISABLED=true only for development)");
   }
 
+  const auto mode = r.str("FGAC_TASKS_ENFORCE", "off",
+                          "per-task authorization: off (no checks), shadow (decide, count, deny nothing), enforce");
+  if (auto parsed = parse_enforce_mode(mode)) {
+    c.enforce = *parsed;
+  } else {
+    r.fail("FGAC_TASKS_ENFORCE=" + mode + " must be off, shadow or enforce");
+  }
+  if (c.enforce != EnforceMode::off && auth_disabled) {
+    r.fail("FGAC_TASKS_ENFORCE=" + mode + " needs a caller: it cannot run with AUTH_DISABLED=true");
+  }
+  c.checker.timeout = r.millis("API_AUTHZ_CHECK_TIMEOUT_MS", milliseconds(1000), milliseconds(10), milliseconds(60000),
+                               "deadline for one /v1/authz/check (then 503, fail closed)");
+  c.checker.service_token =
+      r.optional_str("AUTHZ_SERVICE_TOKEN", "sent as Authorization: Bearer; never logged or stored");
+  c.shadow_max_in_flight = static_cast<std::size_t>(
+      r.integer("API_SHADOW_MAX_IN_FLIGHT", 256, 1, 100000, "shadow decisions computed at once; more are dropped"));
+
   try {
     c.log_level = log::parse_level(r.str("LOG_LEVEL", "info", "debug, info, warn or error"));
   } catch (const std::exception& e) {

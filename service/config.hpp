@@ -11,6 +11,8 @@
 #include "common/log.hpp"
 #include "common/pg_pool.hpp"
 #include "service/authn_client.hpp"
+#include "service/authz_checker.hpp"
+#include "service/authorization.hpp"
 
 namespace fgac::api {
 
@@ -22,6 +24,9 @@ struct ApiConfig {
   std::size_t max_json_depth = 64;
   std::chrono::milliseconds shutdown_grace{10000};
   bool dual_write = false;
+  EnforceMode enforce = EnforceMode::off;  // FGAC_TASKS_ENFORCE
+  CheckerSettings checker;
+  std::size_t shadow_max_in_flight = 256;  // shadow decisions computed at once; more are dropped
   log::Level log_level = log::Level::info;
 };
 

@@ -20,6 +20,8 @@ http::status status_of(ErrorKind kind) {
       return http::status::bad_request;
     case ErrorKind::unauthenticated:
       return http::status::unauthorized;
+    case ErrorKind::forbidden:
+      return http::status::forbidden;
     case ErrorKind::not_found:
       return http::status::not_found;
     case ErrorKind::method_not_allowed:

@@ -82,6 +82,13 @@ struct TaskFilter {
   std::optional<std::string> creator_service_account_id;
   std::optional<std::string> task_metadata;  // JSON object text: containment (@>)
   bool with_agents = false;                  // relationships=agents
+  // FGAC_TASKS_ENFORCE=enforce: only the caller's own tasks (the graph's owner
+  // is the creator), by the creator columns; neither id set means none.
+  struct Visibility {
+    std::optional<std::string> user_id;
+    std::optional<std::string> service_account_id;
+  };
+  std::optional<Visibility> visible_to;
   ListOrder order;
   std::int64_t limit = kDefaultPageSize;
   std::int64_t page_number = 1;

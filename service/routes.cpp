@@ -7,33 +7,33 @@
 namespace fgac::api {
 namespace {
 
-struct RouteSpec {
-  http::verb method;
-  std::string_view pattern;
-  Route route;
-};
-
-constexpr std::array<RouteSpec, 19> kRoutes{{
-    {http::verb::get, "/openapi.json", Route::openapi},
-    {http::verb::post, "/agents", Route::create_agent},
-    {http::verb::get, "/agents", Route::list_agents},
-    {http::verb::post, "/agents/register", Route::register_agent},
-    {http::verb::get, "/agents/name/{agent_name}", Route::get_agent_by_name},
-    {http::verb::delete_, "/agents/name/{agent_name}", Route::delete_agent_by_name},
-    {http::verb::post, "/agents/name/{agent_name}/rpc", Route::agent_rpc_by_name},
-    {http::verb::get, "/agents/{agent_id}", Route::get_agent},
-    {http::verb::delete_, "/agents/{agent_id}", Route::delete_agent},
-    {http::verb::post, "/agents/{agent_id}/rpc", Route::agent_rpc},
-    {http::verb::post, "/tasks", Route::create_task},
-    {http::verb::get, "/tasks", Route::list_tasks},
-    {http::verb::get, "/tasks/name/{task_name}", Route::get_task_by_name},
-    {http::verb::put, "/tasks/name/{task_name}", Route::update_task_by_name},
-    {http::verb::delete_, "/tasks/name/{task_name}", Route::delete_task_by_name},
-    {http::verb::get, "/tasks/{task_id}", Route::get_task},
-    {http::verb::put, "/tasks/{task_id}", Route::update_task},
-    {http::verb::delete_, "/tasks/{task_id}", Route::delete_task},
-    // complete | fail | cancel | interrupt | terminate | timeout (requests.hpp: transition_for)
-    {http::verb::post, "/tasks/{task_id}/{action}", Route::transition_task},
+using enum Policy;
+constexpr std::array<RouteSpec, 24> kRoutes{{
+    {http::verb::get, "/openapi.json", Route::openapi, public_},
+    {http::verb::post, "/agents", Route::create_agent, authenticated},
+    {http::verb::get, "/agents", Route::list_agents, authenticated},
+    {http::verb::post, "/agents/register", Route::register_agent, authenticated},
+    {http::verb::get, "/agents/name/{agent_name}", Route::get_agent_by_name, authenticated},
+    {http::verb::delete_, "/agents/name/{agent_name}", Route::delete_agent_by_name, authenticated},
+    {http::verb::post, "/agents/name/{agent_name}/rpc", Route::agent_rpc_by_name, rpc_method},
+    {http::verb::get, "/agents/{agent_id}", Route::get_agent, authenticated},
+    {http::verb::delete_, "/agents/{agent_id}", Route::delete_agent, authenticated},
+    {http::verb::post, "/agents/{agent_id}/rpc", Route::agent_rpc, rpc_method},
+    {http::verb::post, "/tasks", Route::create_task, authenticated},
+    {http::verb::get, "/tasks", Route::list_tasks, authenticated},
+    {http::verb::get, "/tasks/name/{task_name}", Route::get_task_by_name, read},
+    {http::verb::put, "/tasks/name/{task_name}", Route::update_task_by_name, update},
+    {http::verb::delete_, "/tasks/name/{task_name}", Route::delete_task_by_name, delete_},
+    {http::verb::get, "/tasks/{task_id}", Route::get_task, read},
+    {http::verb::put, "/tasks/{task_id}", Route::update_task, update},
+    {http::verb::delete_, "/tasks/{task_id}", Route::delete_task, delete_},
+    // The six status changes (requests.hpp: transition_for reads the last segment).
+    {http::verb::post, "/tasks/{task_id}/complete", Route::transition_task, update},
+    {http::verb::post, "/tasks/{task_id}/fail", Route::transition_task, update},
+    {http::verb::post, "/tasks/{task_id}/cancel", Route::transition_task, cancel},
+    {http::verb::post, "/tasks/{task_id}/interrupt", Route::transition_task, update},
+    {http::verb::post, "/tasks/{task_id}/terminate", Route::transition_task, update},
+    {http::verb::post, "/tasks/{task_id}/timeout", Route::transition_task, update},
 }};
 
 std::vector<std::string_view> split_path(std::string_view path) {
@@ -68,6 +68,10 @@ bool match_pattern(std::string_view pattern, const std::vector<std::string_view>
 
 }  // namespace
 
+std::span<const RouteSpec> route_table() {
+  return kRoutes;
+}
+
 RouteMatch match_route(http::verb method, std::string_view target) {
   RouteMatch m;
   if (method == http::verb::head) method = http::verb::get;  // the server sends the header only
@@ -85,6 +89,7 @@ RouteMatch match_route(http::verb method, std::string_view target) {
       continue;
     }
     m.route = spec.route;
+    m.policy = spec.policy;
     m.pattern = spec.pattern;
     m.params = std::move(params);
     m.method_not_allowed = false;

@@ -54,6 +54,26 @@ TaskRef task_in_path(const RouteMatch& match, bool by_id) {
   return {.name = match.params[0]};
 }
 
+// The operation the route table declares for a route that names a task.
+Operation route_operation(const RouteMatch& match) {
+  switch (match.policy) {
+    case Policy::read:
+      return Operation::read;
+    case Policy::update:
+      return Operation::update;
+    case Policy::cancel:
+      return Operation::cancel;
+    case Policy::delete_:
+      return Operation::delete_;
+    case Policy::unset:
+    case Policy::public_:
+    case Policy::authenticated:
+    case Policy::rpc_method:
+      break;
+  }
+  throw std::logic_error("route " + std::string(match.pattern) + " names no task operation");
+}
+
 // A JSON-RPC error answered inside a 200, as upstream does once dispatch began.
 struct RpcFailure {
   int code;
@@ -89,6 +109,7 @@ TaskApi::TaskApi(asio::io_context& ioc, ApiConfig config)
       config_(std::move(config)),
       registry_(std::make_shared<prometheus::Registry>()),
       metrics_(*registry_),
+      authz_metrics_(*registry_),
       repository_(config_.dual_write) {
   if (config_.dual_write) notifier_ = std::make_unique<OutboxNotifier>(config_.database);
   pool_ = std::make_unique<PgPool>(config_.database, [dual_write = config_.dual_write](pqxx::connection& conn) {
@@ -99,6 +120,17 @@ TaskApi::TaskApi(asio::io_context& ioc, ApiConfig config)
     }
   });
   if (config_.authn) authn_ = std::make_unique<AuthnClient>(*config_.authn);
+  if (config_.enforce != EnforceMode::off) {
+    if (!config_.authn) throw std::invalid_argument("FGAC_TASKS_ENFORCE needs authentication");
+    if (!config_.dual_write) {
+      log::warn("FGAC_TASKS_ENFORCE is on while FGAC_TASKS_DUAL_WRITE is off: new tasks are never registered, "
+                "so only their creators can reach them");
+    }
+    checker_ = std::make_unique<AuthzChecker>(
+        HttpClientSettings{.base_url = config_.authn->url, .request_timeout = config_.checker.timeout,
+                           .ca_file = config_.authn->ca_file},
+        config_.checker, authz_metrics_);
+  }
   server_ = std::make_shared<HttpServer>(ioc_, config_.http, [this](HttpRequest& req) { return handle(req); });
   monitor_ = std::make_shared<HttpServer>(
       ioc_, config_.monitor, monitor_handler(registry_, [this]() -> asio::awaitable<Readiness> {
@@ -119,7 +151,70 @@ void TaskApi::start() {
   log::info("task-api started", {{"port", server_->port()},
                                  {"monitor_port", monitor_->port()},
                                  {"dual_write", config_.dual_write},
+                                 {"enforce", mode_name(config_.enforce)},
                                  {"auth", config_.authn ? "agentex-auth" : "disabled"}});
+}
+
+// --- per-task authorization ---------------------------------------------------
+
+asio::awaitable<bool> TaskApi::decide(const std::optional<Principal>& principal, Operation op,
+                                      const TaskFacts& task) {
+  const auto mode = mode_name(config_.enforce);
+  const auto local = decide_locally(principal, task);
+  bool allowed = false;
+  if (local.allowed) {
+    allowed = *local.allowed;
+  } else {
+    allowed = co_await checker_->check(principal, op, task);
+    if (!allowed && is_creator(principal, task)) {
+      // The graph has drifted from the database: the rollout gate.
+      authz_metrics_.creator_denied(mode);
+      log::warn("authz: SpiceDB denied a task's own creator",
+                {{"task_id", task.id}, {"operation", operation_name(op)}, {"mode", mode}});
+    }
+  }
+  authz_metrics_.decision(operation_name(op), mode, allowed, source_name(local.source));
+  co_return allowed;
+}
+
+asio::awaitable<void> TaskApi::authorize(const Call& call, Operation op, TaskRef& ref) {
+  if (config_.enforce == EnforceMode::off) co_return;
+  if (config_.enforce == EnforceMode::shadow) {
+    if (shadow_in_flight_ >= config_.shadow_max_in_flight) {
+      authz_metrics_.shadow_dropped();
+      co_return;
+    }
+    ++shadow_in_flight_;
+    authz_metrics_.shadow_in_flight(shadow_in_flight_);
+    asio::co_spawn(ioc_, shadow_decide(call.principal, op, ref), asio::detached);
+    co_return;
+  }
+  const TaskRef lookup = ref;
+  auto facts =
+      co_await db<std::optional<TaskFacts>>([&](pqxx::connection& c) { return repository_.task_facts(c, lookup); });
+  if (!facts) throw_not_found("task");
+  if (!co_await decide(call.principal, op, *facts)) {
+    // May the caller see it? Then the refusal is a 403; otherwise it looks missing.
+    bool readable = false;
+    if (op != Operation::read) readable = co_await decide(call.principal, Operation::read, *facts);
+    if (readable) throw ApiError(ErrorKind::forbidden, "not allowed to " + std::string(operation_name(op)) + " this task");
+    throw_not_found("task");
+  }
+  ref = TaskRef{.id = facts->id};
+}
+
+asio::awaitable<void> TaskApi::shadow_decide(std::optional<Principal> principal, Operation op, TaskRef ref) {
+  try {
+    auto facts =
+        co_await db<std::optional<TaskFacts>>([&](pqxx::connection& c) { return repository_.task_facts(c, ref); });
+    if (facts && !co_await decide(principal, op, *facts)) {
+      log::info("authz shadow: would deny", {{"task_id", facts->id}, {"operation", operation_name(op)}});
+    }
+  } catch (const std::exception& e) {
+    log::info("authz shadow: no decision", {{"operation", operation_name(op)}, {"error", e.what()}});
+  }
+  --shadow_in_flight_;
+  authz_metrics_.shadow_in_flight(shadow_in_flight_);
 }
 
 void TaskApi::stop_accepting() {
@@ -291,34 +386,43 @@ TaskApi::Response TaskApi::create_task(const Call& call) {
 
 TaskApi::Response TaskApi::list_tasks(const Call& call) {
   auto filter = parse_task_filter(parse_query(call.match.query));
+  if (config_.enforce == EnforceMode::enforce) {
+    // The graph's owner is the creator: exact, paged in SQL, pending tasks included.
+    const auto me = creator_of(call.principal);
+    filter.visible_to = TaskFilter::Visibility{me.user_id, me.service_account_id};
+  }
   auto json = co_await db<std::string>([&](pqxx::connection& c) { return repository_.list_tasks(c, filter); });
   co_return json_response(http::status::ok, std::move(json));
 }
 
 TaskApi::Response TaskApi::get_task(const Call& call) {
-  const auto ref = task_in_path(call.match, call.match.route == Route::get_task);
+  auto ref = task_in_path(call.match, call.match.route == Route::get_task);
   const bool with_agents = parse_relationships(parse_query(call.match.query));
+  co_await authorize(call, route_operation(call.match), ref);
   auto json = co_await db<std::optional<std::string>>(
       [&](pqxx::connection& c) { return repository_.task_response(c, ref, with_agents); });
   co_return json_response(http::status::ok, found_or_404(std::move(json), "task"));
 }
 
 TaskApi::Response TaskApi::update_task(const Call& call) {
-  const auto ref = task_in_path(call.match, call.match.route == Route::update_task);
+  auto ref = task_in_path(call.match, call.match.route == Route::update_task);
   require_json_body(call.req);
   const auto request = parse_update_task(call.req.body(), config_.max_json_depth);
+  co_await authorize(call, route_operation(call.match), ref);
   auto json = co_await db<std::optional<std::string>>(
       [&](pqxx::connection& c) { return repository_.update_task(c, ref, request); });
   co_return json_response(http::status::ok, found_or_404(std::move(json), "task"));
 }
 
 TaskApi::Response TaskApi::transition_task(const Call& call) {
-  const auto transition = transition_for(call.match.params[1]);
-  if (!transition) throw ApiError(ErrorKind::not_found, "not found");  // no such route
-  const auto ref = task_in_path(call.match, true);
+  const auto pattern = call.match.pattern;
+  const auto transition = transition_for(pattern.substr(pattern.rfind('/') + 1));
+  if (!transition) throw ApiError(ErrorKind::not_found, "not found");  // a route table without its transition
+  auto ref = task_in_path(call.match, true);
   // The body is optional ({"reason": ...}); when there is one it is JSON.
   if (!call.req.body().empty()) require_json_body(call.req);
   const auto reason = parse_transition_reason(call.req.body(), *transition, config_.max_json_depth);
+  co_await authorize(call, route_operation(call.match), ref);
   auto result = co_await db<TransitionResult>(
       [&](pqxx::connection& c) { return repository_.transition_task(c, ref, *transition, reason); });
   using Outcome = TransitionResult::Outcome;
@@ -375,7 +479,7 @@ TaskApi::Response TaskApi::agent_rpc(const Call& call) {
       if (rpc.method == "task/create") {
         result = co_await rpc_task_create(rpc, *agent, call);
       } else {
-        result = co_await rpc_task_cancel(rpc);
+        result = co_await rpc_task_cancel(rpc, call);
       }
     } catch (const RpcFailure& e) {
       failure = e;
@@ -393,6 +497,22 @@ boost::asio::awaitable<std::string> TaskApi::rpc_task_create(const RpcRequest& r
                                                              const Call& call) {
   NewTask task{new_uuid_v4(), parse_rpc_task_create(rpc.params, AgentRef{.id = agent.id}), creator_of(call.principal),
                outbox_principal(call.principal).dump()};
+  if (task.request.name && config_.enforce == EnforceMode::shadow) {
+    TaskRef existing{.name = task.request.name};
+    co_await authorize(call, Operation::read, existing);
+  } else if (task.request.name && config_.enforce == EnforceMode::enforce) {
+    // An existing task of that name is handed back only to a caller who may
+    // read it; anyone else is told what a duplicate name is told.
+    const TaskRef existing{.name = task.request.name};
+    auto facts = co_await db<std::optional<TaskFacts>>(
+        [&](pqxx::connection& c) { return repository_.task_facts(c, existing); });
+    if (facts) {
+      const bool readable = co_await decide(call.principal, Operation::read, *facts);
+      if (!readable) {
+        throw RpcFailure{kRpcInternalError, "Item already exists. Please check all unique constraints and try again."};
+      }
+    }
+  }
   auto created = co_await db<TaskRepository::GetOrCreate>(
       [&](pqxx::connection& c) { return repository_.get_or_create_task(c, task); });
   // The agent was there a moment ago: deleted meanwhile.
@@ -404,15 +524,26 @@ boost::asio::awaitable<std::string> TaskApi::rpc_task_create(const RpcRequest& r
   co_return std::move(*created.json);
 }
 
-boost::asio::awaitable<std::string> TaskApi::rpc_task_cancel(const RpcRequest& rpc) {
+boost::asio::awaitable<std::string> TaskApi::rpc_task_cancel(const RpcRequest& rpc, const Call& call) {
   const auto ref = parse_rpc_task_ref(rpc.params);
   if (!ref.id && !ref.name) {
     // Upstream's 500 here would be retried by the client; the request cannot succeed.
     throw RpcFailure{kRpcInvalidParams, "Invalid parameters: task_id or task_name is required"};
   }
   static constexpr Transition kCancelByUser{"cancel", "CANCELED", "Task canceled by user", true};
+  auto task = ref;
+  bool hidden = false;
+  try {
+    co_await authorize(call, Operation::cancel, task);
+  } catch (const ApiError& e) {
+    if (e.kind() != ErrorKind::not_found) throw;
+    hidden = true;
+  }
+  // Denied and unreadable: answered exactly as a missing task is.
+  if (hidden && ref.name) throw_not_found("task");
+  if (hidden) throw RpcFailure{kRpcInternalError, "Item with id '" + *ref.id + "' does not exist."};
   auto result = co_await db<TransitionResult>([&](pqxx::connection& c) {
-    return repository_.transition_task(c, ref, kCancelByUser, std::string(kCancelByUser.reason));
+    return repository_.transition_task(c, task, kCancelByUser, std::string(kCancelByUser.reason));
   });
   if (result.outcome == TransitionResult::Outcome::done) co_return std::move(result.task);
   // A task that is no longer running comes back unchanged, without an error (upstream).
@@ -424,7 +555,9 @@ boost::asio::awaitable<std::string> TaskApi::rpc_task_cancel(const RpcRequest& r
 
 TaskApi::Response TaskApi::delete_task(const Call& call) {
   const bool by_id = call.match.route == Route::delete_task;
-  const auto ref = task_in_path(call.match, by_id);
+  auto ref = task_in_path(call.match, by_id);
+  // By name: the decision resolves the id, and the delete is by that id.
+  co_await authorize(call, route_operation(call.match), ref);
   const std::string outbox = outbox_principal(call.principal).dump();
   auto result = co_await db<DeleteResult>([&](pqxx::connection& c) { return repository_.delete_task(c, ref, outbox); });
   // The same 404 whether dual-write is on or off.

@@ -10,6 +10,7 @@
 #include "common/pg_pool.hpp"
 #include "service/api_metrics.hpp"
 #include "service/authn_client.hpp"
+#include "service/authz_checker.hpp"
 #include "service/config.hpp"
 #include "service/outbox_notifier.hpp"
 #include "service/routes.hpp"
@@ -65,7 +66,16 @@ class TaskApi {
   // The JSON-RPC methods (docs/agentex-contract.md 4): the result's JSON, or
   // RpcFailure for an error answered inside a 200.
   boost::asio::awaitable<std::string> rpc_task_create(const RpcRequest& rpc, const RpcAgent& agent, const Call& call);
-  boost::asio::awaitable<std::string> rpc_task_cancel(const RpcRequest& rpc);
+  boost::asio::awaitable<std::string> rpc_task_cancel(const RpcRequest& rpc, const Call& call);
+  // FGAC_TASKS_ENFORCE for one operation on the task `ref` names. enforce: a
+  // denial throws (404 as for a missing task, 403 when the caller may read it,
+  // 503 when the authz service cannot say) and `ref` becomes the task's id, so
+  // the action hits exactly the task decided on. shadow: the decision is
+  // computed off the request's path and nothing is denied. off: nothing.
+  boost::asio::awaitable<void> authorize(const Call& call, Operation op, TaskRef& ref);
+  // Allowed? Counts the decision; throws ApiError(unavailable) when the check cannot be answered.
+  boost::asio::awaitable<bool> decide(const std::optional<Principal>& principal, Operation op, const TaskFacts& task);
+  boost::asio::awaitable<void> shadow_decide(std::optional<Principal> principal, Operation op, TaskRef ref);
   boost::asio::awaitable<bool> ready();
   boost::asio::awaitable<void> drain_and_stop(std::function<void()> done);
   // After a commit that made an outbox row due: wake the workers.
@@ -80,6 +90,9 @@ class TaskApi {
   ApiConfig config_;
   std::shared_ptr<prometheus::Registry> registry_;
   ApiMetrics metrics_;
+  AuthzMetrics authz_metrics_;
+  std::unique_ptr<AuthzChecker> checker_;  // shadow and enforce only
+  std::size_t shadow_in_flight_ = 0;       // the I/O thread's
   std::unique_ptr<OutboxNotifier> notifier_;  // dual-write only
   std::unique_ptr<PgPool> pool_;
   std::unique_ptr<AuthnClient> authn_;

@@ -86,6 +86,16 @@ UPDATE tasks t SET status = $3, status_reason = $4, updated_at = now()
  WHERE )sql" FGAC_TASK_BY_REF R"sql( AND (t.status = 'RUNNING' OR ($5::boolean AND t.status = 'INTERRUPTED'))
 RETURNING task_view(t, $6::boolean)::text AS task)sql"};
 
+// What a decision needs: the creator, and whether a register was acknowledged
+// (synced, and no outbox row still wanting the task present).
+constexpr Query kTaskFacts{"task_facts", R"sql(
+SELECT t.id::text AS id, t.creator_user_id, t.creator_service_account_id, t.authz_zedtoken,
+       t.authz_synced_at IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM authz_outbox o
+                        WHERE o.resource_type = 'task' AND o.resource_id = t.id::text AND o.desired = 'present')
+         AS registered
+  FROM tasks t WHERE )sql" FGAC_TASK_BY_REF};
+
 constexpr Query kTaskStatus{"task_status", R"sql(
 SELECT t.status FROM tasks t WHERE )sql" FGAC_TASK_BY_REF};
 
@@ -289,6 +299,20 @@ std::optional<std::string> TaskRepository::task(pqxx::connection& conn, const Ta
   return first(exec(tx, kTask, nullable(ref.id), nullable(ref.name), dual_write_), "task");
 }
 
+std::optional<TaskFacts> TaskRepository::task_facts(pqxx::connection& conn, const TaskRef& ref) const {
+  if (names_nothing(ref.id)) return std::nullopt;
+  pqxx::nontransaction tx(conn);
+  auto r = exec(tx, kTaskFacts, nullable(ref.id), nullable(ref.name));
+  if (r.empty()) return std::nullopt;
+  const auto row = r[0];
+  auto text = [&](const char* column) -> std::optional<std::string> {
+    if (row[column].is_null()) return std::nullopt;
+    return row[column].as<std::string>();
+  };
+  return TaskFacts{row["id"].as<std::string>(), text("creator_user_id"), text("creator_service_account_id"),
+                   row["registered"].as<bool>(), text("authz_zedtoken")};
+}
+
 std::optional<std::string> TaskRepository::update_task(pqxx::connection& conn, const TaskRef& ref,
                                                        const UpdateTaskRequest& req) const {
   if (req.empty()) return task(conn, ref);  // upstream: a no-op that answers the task
@@ -340,6 +364,16 @@ ListQuery TaskRepository::build_list_tasks_query(const TaskFilter& filter) const
   if (filter.creator_user_id) add("t.creator_user_id = " + param(*filter.creator_user_id));
   if (filter.creator_service_account_id) {
     add("t.creator_service_account_id = " + param(*filter.creator_service_account_id));
+  }
+  if (filter.visible_to) {
+    // Enforcement: the caller's own tasks, by the partial creator indexes; pending ones included.
+    if (filter.visible_to->user_id) {
+      add("t.creator_user_id = " + param(*filter.visible_to->user_id));
+    } else if (filter.visible_to->service_account_id) {
+      add("t.creator_service_account_id = " + param(*filter.visible_to->service_account_id));
+    } else {
+      add("false");
+    }
   }
   // Containment, served by the partial GIN index of migration 0013.
   if (filter.task_metadata)

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "outbox/outbox.hpp"
+#include "service/authorization.hpp"
 #include "service/principal.hpp"
 #include "service/requests.hpp"
 
@@ -96,6 +97,8 @@ class TaskRepository {
   // The Task alone (what writes and RPC results answer).
   [[nodiscard]] std::optional<std::string> task(pqxx::connection& conn, const TaskRef& ref) const;
   [[nodiscard]] std::string list_tasks(pqxx::connection& conn, const TaskFilter& filter) const;
+  // What an authorization decision needs of the task; unset when there is none.
+  [[nodiscard]] std::optional<TaskFacts> task_facts(pqxx::connection& conn, const TaskRef& ref) const;
   // PUT: params shallow-merged, task_metadata replaced; unset when no such task.
   [[nodiscard]] std::optional<std::string> update_task(pqxx::connection& conn, const TaskRef& ref,
                                                        const UpdateTaskRequest& req) const;

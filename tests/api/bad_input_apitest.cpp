@@ -5,7 +5,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
-#include "tests/api/api_fixture.hpp"
+#include "tests/support/api_fixture.hpp"
 
 using namespace fgac::testing;
 using nlohmann::json;

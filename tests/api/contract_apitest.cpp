@@ -7,7 +7,7 @@
 
 #include <thread>
 
-#include "tests/api/api_fixture.hpp"
+#include "tests/support/api_fixture.hpp"
 
 using namespace fgac::testing;
 using nlohmann::json;

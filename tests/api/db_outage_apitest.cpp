@@ -1,7 +1,7 @@
 // A database that goes away: 503 with a safe message, and recovery on its own.
 #include <doctest/doctest.h>
 
-#include "tests/api/api_fixture.hpp"
+#include "tests/support/api_fixture.hpp"
 
 using namespace fgac::testing;
 

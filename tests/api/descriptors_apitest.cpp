@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "tests/api/api_fixture.hpp"
+#include "tests/support/api_fixture.hpp"
 
 using namespace fgac::testing;
 namespace asio = boost::asio;

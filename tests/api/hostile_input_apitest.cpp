@@ -10,7 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <thread>
 
-#include "tests/api/api_fixture.hpp"
+#include "tests/support/api_fixture.hpp"
 #include "tests/support/scripted_server.hpp"
 
 using namespace fgac::testing;

@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "common/outbox_channel.hpp"
-#include "tests/api/api_fixture.hpp"
+#include "tests/support/api_fixture.hpp"
 
 using namespace fgac::testing;
 using namespace std::chrono_literals;

@@ -1,7 +1,7 @@
 // Every route's success path, the Task JSON, and creator identity from authn.
 #include <doctest/doctest.h>
 
-#include "tests/api/api_fixture.hpp"
+#include "tests/support/api_fixture.hpp"
 
 using namespace fgac::testing;
 using nlohmann::json;

@@ -8,7 +8,7 @@
 #include <boost/asio/write.hpp>
 #include <thread>
 
-#include "tests/api/api_fixture.hpp"
+#include "tests/support/api_fixture.hpp"
 
 using namespace fgac::testing;
 namespace asio = boost::asio;

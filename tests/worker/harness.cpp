@@ -7,16 +7,10 @@
 #include "common/uuid.hpp"
 #include "outbox/principal.hpp"
 #include "service/task_repository.hpp"
+#include "tests/support/api_fixture.hpp"
 
 namespace fgac::testing {
 namespace {
-
-// One authz server for the whole binary (starting Node and SpiceDB takes
-// seconds); each test resets its faults and call log and uses fresh ids.
-AuthzServer& shared_authz() {
-  static AuthzServer server;
-  return server;
-}
 
 // A connection prepared as the task API prepares its pool's.
 std::unique_ptr<pqxx::connection> api_connection(const std::string& url) {

@@ -1,4 +1,4 @@
-#include "tests/api/api_fixture.hpp"
+#include "tests/support/api_fixture.hpp"
 
 #include <doctest/doctest.h>
 

@@ -13,7 +13,9 @@
 
 namespace fgac::testing {
 
-// One authz server for the whole binary (it is stateless between tests but for its graph).
+// One authz server for the whole binary (starting Node and SpiceDB takes seconds;
+// it is stateless between tests but for its graph): the API fixture and the
+// worker harness share it, so a worker and an API in one test see one graph.
 AuthzServer& shared_authz();
 
 struct ApiOptions {

@@ -1,0 +1,84 @@
+#include "service/authz_checker.hpp"
+
+#include <boost/system/system_error.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/log.hpp"
+#include "service/api_error.hpp"
+
+namespace fgac::api {
+
+std::string check_request_body(const std::optional<Principal>& principal, Operation op, const TaskFacts& task) {
+  nlohmann::json body{{"principal", outbox_principal(principal)},
+                      {"resource", {{"type", "task"}, {"selector", task.id}}},
+                      {"operation", operation_name(op)}};
+  if (auto zedtoken = check_zedtoken(op, task)) body["zedtoken"] = *zedtoken;
+  return body.dump();
+}
+
+AuthzChecker::AuthzChecker(HttpClientSettings http, CheckerSettings settings, AuthzMetrics& metrics)
+    : client_(std::move(http)), settings_(std::move(settings)), metrics_(metrics) {
+  if (settings_.service_token) headers_.emplace_back("Authorization", "Bearer " + *settings_.service_token);
+}
+
+bool AuthzChecker::breaker_open() const {
+  return consecutive_failures_ >= settings_.breaker_failures && std::chrono::steady_clock::now() < open_until_;
+}
+
+void AuthzChecker::failed() {
+  if (++consecutive_failures_ >= settings_.breaker_failures) {
+    if (consecutive_failures_ == settings_.breaker_failures) {
+      log::warn("authz checks failing: circuit breaker open", {{"open_ms", settings_.breaker_open.count()}});
+    }
+    open_until_ = std::chrono::steady_clock::now() + settings_.breaker_open;
+    metrics_.breaker(true);
+  }
+}
+
+void AuthzChecker::answered() {
+  if (consecutive_failures_ >= settings_.breaker_failures) log::info("authz checks answering again: breaker closed");
+  consecutive_failures_ = 0;
+  metrics_.breaker(false);
+}
+
+boost::asio::awaitable<bool> AuthzChecker::check(const std::optional<Principal>& principal, Operation op,
+                                                 const TaskFacts& task) {
+  if (breaker_open()) {
+    metrics_.check("error", "breaker_open");
+    throw ApiError(ErrorKind::unavailable, "authorization service unavailable");
+  }
+  // Past open_until_ one call goes through as the probe; its outcome closes or reopens.
+  const auto zedtoken = check_zedtoken(op, task);
+  const auto started = std::chrono::steady_clock::now();
+  std::string exception_class;
+  std::optional<bool> allowed;
+  try {
+    auto res = co_await client_.post_json("/v1/authz/check", check_request_body(principal, op, task), headers_,
+                                          settings_.timeout);
+    if (res.status == 200) {
+      allowed = true;
+    } else if (res.status == 403) {
+      allowed = false;
+    } else {
+      exception_class = "http_status";
+      log::warn("authz check failed", {{"status", res.status}, {"task_id", task.id}});
+    }
+  } catch (const boost::system::system_error& e) {
+    exception_class = e.code() == boost::asio::error::timed_out || e.code() == boost::beast::error::timeout
+                          ? "timeout"
+                          : "network";
+    log::warn("authz check failed", {{"error", e.what()}, {"task_id", task.id}});
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  metrics_.check_duration(operation_name(op), consistency_name(zedtoken), seconds);
+  if (!allowed) {
+    failed();
+    metrics_.check("error", exception_class);
+    throw ApiError(ErrorKind::unavailable, "authorization service unavailable");
+  }
+  answered();
+  metrics_.check(*allowed ? "allowed" : "denied", "none");
+  co_return *allowed;
+}
+
+}  // namespace fgac::api
