@@ -38,14 +38,19 @@ COUNTERS = {
     "task_fgac_dual_write_failures_total": ["op", "exception_class"],
     "http_requests_total": ["route", "method", "status"],
     "tasks_created_total": ["creator_kind"],
+    "task_authz_decisions_total": ["operation", "mode", "decision", "source"],
+    "task_authz_creator_denied_total": ["mode"],
+    "task_authz_checks_total": ["outcome", "exception_class"],
+    "task_authz_shadow_dropped_total": [],
 }
 HISTOGRAMS = {
     "task_fgac_dual_write_request_duration_seconds": ["op"],
     "task_fgac_dual_write_lag_seconds": ["op"],
     "http_request_duration_seconds": ["route", "method"],
+    "task_authz_check_duration_seconds": ["operation", "consistency"],
 }
 GAUGES = {"authz_outbox_pending": [], "authz_outbox_dead": [], "authz_outbox_oldest_pending_age_seconds": [],
-          "task_fgac_dual_write_breaker_open": []}
+          "task_fgac_dual_write_breaker_open": [], "task_authz_shadow_in_flight": [], "task_authz_breaker_open": []}
 WORKER_METRICS = {m for m in {**COUNTERS, **HISTOGRAMS, **GAUGES} if m.startswith(("task_fgac", "authz_outbox"))}
 KNOWN_METRICS = (
     set(COUNTERS) | set(GAUGES) | {"up"}
@@ -170,14 +175,25 @@ LABEL_VALUES = {
     "method": ["GET", "POST"],
     "status": ["201", "503"],
     "creator_kind": ["user", "service_account", "none"],
+    "operation": ["read", "delete"],
+    "mode": ["shadow", "enforce"],
+    "decision": ["allow", "deny"],
+    "source": ["spicedb", "pending_creator", "no_subject"],
+    "consistency": ["at_least_as_fresh", "fully_consistent"],
+    "outcome": ["allowed", "denied", "error"],
+}
+# Where one label name takes other values in another metric.
+METRIC_LABEL_VALUES = {
+    "task_authz_checks_total": {"exception_class": ["none", "timeout", "breaker_open"]},
 }
 BUCKETS = ["0.01", "0.1", "1", "10", "+Inf"]
 
 
-def label_sets(names):
+def label_sets(names, metric=None):
+    values = {**LABEL_VALUES, **METRIC_LABEL_VALUES.get(metric, {})}
     sets = [{}]
     for n in names:
-        sets = [{**s, n: v} for s in sets for v in LABEL_VALUES[n]]
+        sets = [{**s, n: v} for s in sets for v in values[n]]
     return sets
 
 
@@ -190,10 +206,10 @@ def exposition(worker, tick):
     lines = []
     for name, labels in COUNTERS.items():
         if (name in WORKER_METRICS) == worker:
-            lines += [f"{name}{fmt(ls)} {10 * tick + i}" for i, ls in enumerate(label_sets(labels))]
+            lines += [f"{name}{fmt(ls)} {10 * tick + i}" for i, ls in enumerate(label_sets(labels, name))]
     for name, labels in HISTOGRAMS.items():
         if (name in WORKER_METRICS) == worker:
-            for ls in label_sets(labels):
+            for ls in label_sets(labels, name):
                 lines += [f"{name}_bucket{fmt({**ls, 'le': le})} {tick * (i + 1)}" for i, le in enumerate(BUCKETS)]
                 lines += [f"{name}_sum{fmt(ls)} {tick}", f"{name}_count{fmt(ls)} {tick * len(BUCKETS)}"]
     for name in GAUGES:
