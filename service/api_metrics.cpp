@@ -103,7 +103,10 @@ AuthzMetrics::AuthzMetrics(prometheus::Registry& registry)
                         .Name("task_authz_breaker_open")
                         .Help("1 while the check circuit breaker is open (checks fail fast with 503)")
                         .Register(registry)
-                        .Add({})) {}
+                        .Add({})) {
+  // The rollout gate's series exist at 0 from the start, so increase() sees the first denial.
+  for (const char* mode : {"shadow", "enforce"}) creator_denied_.Add({{"mode", mode}});
+}
 
 prometheus::Counter& AuthzMetrics::counter(prometheus::Family<prometheus::Counter>& family,
                                            const prometheus::Labels& labels) {

@@ -64,9 +64,8 @@ boost::asio::awaitable<bool> AuthzChecker::check(const std::optional<Principal>&
       log::warn("authz check failed", {{"status", res.status}, {"task_id", task.id}});
     }
   } catch (const boost::system::system_error& e) {
-    exception_class = e.code() == boost::asio::error::timed_out || e.code() == boost::beast::error::timeout
-                          ? "timeout"
-                          : "network";
+    exception_class =
+        e.code() == boost::asio::error::timed_out || e.code() == boost::beast::error::timeout ? "timeout" : "network";
     log::warn("authz check failed", {{"error", e.what()}, {"task_id", task.id}});
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -11,8 +11,8 @@
 #include "common/log.hpp"
 #include "common/pg_pool.hpp"
 #include "service/authn_client.hpp"
-#include "service/authz_checker.hpp"
 #include "service/authorization.hpp"
+#include "service/authz_checker.hpp"
 
 namespace fgac::api {
 

@@ -123,13 +123,14 @@ TaskApi::TaskApi(asio::io_context& ioc, ApiConfig config)
   if (config_.enforce != EnforceMode::off) {
     if (!config_.authn) throw std::invalid_argument("FGAC_TASKS_ENFORCE needs authentication");
     if (!config_.dual_write) {
-      log::warn("FGAC_TASKS_ENFORCE is on while FGAC_TASKS_DUAL_WRITE is off: new tasks are never registered, "
-                "so only their creators can reach them");
+      log::warn(
+          "FGAC_TASKS_ENFORCE is on while FGAC_TASKS_DUAL_WRITE is off: new tasks are never registered, "
+          "so only their creators can reach them");
     }
-    checker_ = std::make_unique<AuthzChecker>(
-        HttpClientSettings{.base_url = config_.authn->url, .request_timeout = config_.checker.timeout,
-                           .ca_file = config_.authn->ca_file},
-        config_.checker, authz_metrics_);
+    checker_ = std::make_unique<AuthzChecker>(HttpClientSettings{.base_url = config_.authn->url,
+                                                                 .request_timeout = config_.checker.timeout,
+                                                                 .ca_file = config_.authn->ca_file},
+                                              config_.checker, authz_metrics_);
   }
   server_ = std::make_shared<HttpServer>(ioc_, config_.http, [this](HttpRequest& req) { return handle(req); });
   monitor_ = std::make_shared<HttpServer>(
@@ -157,8 +158,7 @@ void TaskApi::start() {
 
 // --- per-task authorization ---------------------------------------------------
 
-asio::awaitable<bool> TaskApi::decide(const std::optional<Principal>& principal, Operation op,
-                                      const TaskFacts& task) {
+asio::awaitable<bool> TaskApi::decide(const std::optional<Principal>& principal, Operation op, const TaskFacts& task) {
   const auto mode = mode_name(config_.enforce);
   const auto local = decide_locally(principal, task);
   bool allowed = false;
@@ -197,7 +197,8 @@ asio::awaitable<void> TaskApi::authorize(const Call& call, Operation op, TaskRef
     // May the caller see it? Then the refusal is a 403; otherwise it looks missing.
     bool readable = false;
     if (op != Operation::read) readable = co_await decide(call.principal, Operation::read, *facts);
-    if (readable) throw ApiError(ErrorKind::forbidden, "not allowed to " + std::string(operation_name(op)) + " this task");
+    if (readable)
+      throw ApiError(ErrorKind::forbidden, "not allowed to " + std::string(operation_name(op)) + " this task");
     throw_not_found("task");
   }
   ref = TaskRef{.id = facts->id};
@@ -504,8 +505,8 @@ boost::asio::awaitable<std::string> TaskApi::rpc_task_create(const RpcRequest& r
     // An existing task of that name is handed back only to a caller who may
     // read it; anyone else is told what a duplicate name is told.
     const TaskRef existing{.name = task.request.name};
-    auto facts = co_await db<std::optional<TaskFacts>>(
-        [&](pqxx::connection& c) { return repository_.task_facts(c, existing); });
+    auto facts =
+        co_await db<std::optional<TaskFacts>>([&](pqxx::connection& c) { return repository_.task_facts(c, existing); });
     if (facts) {
       const bool readable = co_await decide(call.principal, Operation::read, *facts);
       if (!readable) {

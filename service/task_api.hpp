@@ -91,8 +91,8 @@ class TaskApi {
   std::shared_ptr<prometheus::Registry> registry_;
   ApiMetrics metrics_;
   AuthzMetrics authz_metrics_;
-  std::unique_ptr<AuthzChecker> checker_;  // shadow and enforce only
-  std::size_t shadow_in_flight_ = 0;       // the I/O thread's
+  std::unique_ptr<AuthzChecker> checker_;     // shadow and enforce only
+  std::size_t shadow_in_flight_ = 0;          // the I/O thread's
   std::unique_ptr<OutboxNotifier> notifier_;  // dual-write only
   std::unique_ptr<PgPool> pool_;
   std::unique_ptr<AuthnClient> authn_;

@@ -124,7 +124,7 @@ RETURNING id::text AS id, authz_synced_at IS NOT NULL AS was_registered)sql"};
 
 constexpr Query kAll[] = {kInsertAgent, kRegisterById, kRegisterByName, kLiveAgent,  kRpcAgent,
                           kDeleteAgent, kTaskResponse, kTask,           kUpdateTask, kTransitionTask,
-                          kTaskStatus,  kRenewTask,    kDeleteTask};
+                          kTaskStatus,  kRenewTask,    kDeleteTask,     kTaskFacts};
 
 std::optional<std::string> first(const pqxx::result& r, const char* column) {
   if (r.empty()) return std::nullopt;

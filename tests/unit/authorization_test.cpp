@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "service/authz_checker.hpp"
 #include "service/authorization.hpp"
+#include "service/authz_checker.hpp"
 #include "service/config.hpp"
 #include "service/routes.hpp"
 #include "tests/unit/map_env.hpp"
@@ -29,7 +29,8 @@ Principal service_account(const std::string& id) {
 }
 
 TaskFacts task_by(std::optional<std::string> user_id, std::optional<std::string> sa_id, bool registered) {
-  return {"t-1", std::move(user_id), std::move(sa_id), registered, registered ? std::optional<std::string>("zt") : std::nullopt};
+  return {"t-1", std::move(user_id), std::move(sa_id), registered,
+          registered ? std::optional<std::string>("zt") : std::nullopt};
 }
 
 }  // namespace
@@ -122,9 +123,8 @@ TEST_CASE("authorization: FGAC_TASKS_ENFORCE is off by default, and a bad value 
   auto bad = base;
   bad["FGAC_TASKS_ENFORCE"] = "on";
   CHECK_THROWS_WITH_AS(load_api_config(MapEnv(bad)), doctest::Contains("FGAC_TASKS_ENFORCE=on"), fgac::ConfigError);
-  std::map<std::string, std::string> no_auth{{"DATABASE_URL", "postgresql://x/y"},
-                                             {"AUTH_DISABLED", "true"},
-                                             {"FGAC_TASKS_ENFORCE", "shadow"}};
+  std::map<std::string, std::string> no_auth{
+      {"DATABASE_URL", "postgresql://x/y"}, {"AUTH_DISABLED", "true"}, {"FGAC_TASKS_ENFORCE", "shadow"}};
   CHECK_THROWS_WITH_AS(load_api_config(MapEnv(no_auth)), doctest::Contains("AUTH_DISABLED"), fgac::ConfigError);
   CHECK(parse_enforce_mode("enforce") == EnforceMode::enforce);
   CHECK_FALSE(parse_enforce_mode("Enforce"));
