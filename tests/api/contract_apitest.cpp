@@ -7,6 +7,7 @@
 
 #include <thread>
 
+#include "tests/support/agentex_client.hpp"
 #include "tests/support/api_fixture.hpp"
 
 using namespace fgac::testing;
@@ -14,72 +15,13 @@ using nlohmann::json;
 
 namespace {
 
-// A query argument; unset means the caller omitted it (the client sends nothing).
-using Arg = std::pair<std::string, std::optional<std::string>>;
-
-// Python's urllib.parse.quote_plus, which httpx applies to query values.
-std::string quote_plus(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else if (c == ' ') {
-      out.push_back('+');
-    } else {
-      out += {'%', kHex[c >> 4], kHex[c & 15]};
-    }
-  }
-  return out;
+// agentex's lib/utils/registration.py: raw httpx, every field written out.
+// The client's transport over the in-process API.
+AgentexClient::Send calling(ApiFixture& api) {
+  return [&api](const std::string& method, const std::string& target, const std::string& body,
+                const std::map<std::string, std::string>& headers) { return api.call(method, target, body, headers); };
 }
 
-// What the generated client puts on the wire (its _base_client.py and _client.py).
-class AgentexClient {
- public:
-  explicit AgentexClient(ApiFixture& api) : api_(api) {}
-
-  HttpResult get(const std::string& path, const std::vector<Arg>& query = {}) {
-    return send("GET", path + encode(query), "");
-  }
-  HttpResult post(const std::string& path, const json& body) { return send("POST", path, body.dump()); }
-  HttpResult put(const std::string& path, const json& body) { return send("PUT", path, body.dump()); }
-  HttpResult del(const std::string& path) { return send("DELETE", path, ""); }
-
-  // agents.rpc / rpc_by_name: only method and params unless id or jsonrpc are given (Omit).
-  HttpResult rpc(const std::string& agent_path, const std::string& method, const json& params) {
-    return post(agent_path + "/rpc", {{"method", method}, {"params", params}});
-  }
-
-  // Arrays are comma-joined under one key (array_format="comma"); lists come as "a,b".
-  static std::string encode(const std::vector<Arg>& query) {
-    std::string out;
-    for (const auto& [key, value] : query) {
-      if (!value) continue;  // None and omitted arguments are dropped, never sent empty
-      out += (out.empty() ? "?" : "&") + quote_plus(key) + "=" + quote_plus(*value);
-    }
-    return out;
-  }
-
- private:
-  HttpResult send(const std::string& method, const std::string& target, const std::string& body) {
-    std::map<std::string, std::string> headers{
-        {"Accept", "application/json"},      {"User-Agent", "Agentex/Python 0.4.0"},
-        {"X-Stainless-Lang", "python"},      {"X-Stainless-Package-Version", "0.4.0"},
-        {"X-Stainless-OS", "Linux"},         {"X-Stainless-Arch", "x64"},
-        {"X-Stainless-Runtime", "CPython"},  {"X-Stainless-Runtime-Version", "3.12.3"},
-        {"X-Stainless-Async", "false"},      {"x-stainless-retry-count", "0"},
-        {"x-stainless-read-timeout", "300"},
-    };
-    // The client removes Content-Type on GET (and sends it on every other method).
-    if (method != "GET") headers["Content-Type"] = "application/json";
-    return api_.call(method, target, body, headers);
-  }
-
-  ApiFixture& api_;
-};
-
-// agentex's lib/utils/registration.py: raw httpx, every field written out.
 json registration(const std::string& name, const std::string& acp_type = "async") {
   return {{"name", name},
           {"description", "an agent"},
@@ -118,7 +60,7 @@ TEST_CASE("contract: GET /openapi.json serves the checked-in document, without a
 
 TEST_CASE("contract: agents register (create-or-update by name or id), retrieve, list, delete") {
   ApiFixture api;
-  AgentexClient client(api);
+  AgentexClient client(calling(api));
 
   auto first = client.post("/agents/register", registration("reg-agent"));
   REQUIRE_MESSAGE(first.status == 200, first.body);
@@ -221,7 +163,7 @@ TEST_CASE("contract: agents register (create-or-update by name or id), retrieve,
 
 TEST_CASE("contract: tasks retrieve with relationships, list with every parameter") {
   ApiFixture api;
-  AgentexClient client(api);
+  AgentexClient client(calling(api));
   REQUIRE(client.post("/agents/register", registration("list-agent")).status == 200);
   auto a =
       create_task(client, "list-agent",
@@ -285,7 +227,7 @@ TEST_CASE("contract: tasks retrieve with relationships, list with every paramete
 
 TEST_CASE("contract: update by id and by name, the six transitions, delete by id and by name") {
   ApiFixture api;
-  AgentexClient client(api);
+  AgentexClient client(calling(api));
   REQUIRE(client.post("/agents/register", registration("life-agent")).status == 200);
   auto t = create_task(client, "life-agent", {{"name", "life"}, {"params", {{"a", 1}, {"nested", {{"x", 1}}}}}});
   const auto id = t["id"].get<std::string>();
@@ -361,7 +303,7 @@ TEST_CASE("contract: update by id and by name, the six transitions, delete by id
 
 TEST_CASE("contract: RPC task/create defaults and params overwrite, task/cancel, methods per acp_type") {
   ApiFixture api;
-  AgentexClient client(api);
+  AgentexClient client(calling(api));
   auto agent = client.post("/agents/register", registration("rpc-agent"));
   REQUIRE(agent.status == 200);
   const auto agent_id = id_of(agent);
@@ -440,7 +382,7 @@ TEST_CASE("contract: RPC task/create defaults and params overwrite, task/cancel,
 
 TEST_CASE("contract: creates and deletes on the new paths reach the outbox; status changes do not") {
   ApiFixture api;
-  AgentexClient client(api);
+  AgentexClient client(calling(api));
   REQUIRE(client.post("/agents/register", registration("outbox-agent")).status == 200);
   auto t = create_task(client, "outbox-agent", {{"name", "ob"}});
   const auto id = t["id"].get<std::string>();
@@ -461,7 +403,7 @@ TEST_CASE("contract: creates and deletes on the new paths reach the outbox; stat
 
 TEST_CASE("contract: a status change or update racing the task's delete answers 404 and leaves it deleted") {
   ApiFixture api;
-  AgentexClient client(api);
+  AgentexClient client(calling(api));
   REQUIRE(client.post("/agents/register", registration("race-agent")).status == 200);
   for (const std::string op : {"complete", "update"}) {
     CAPTURE(op);

@@ -51,6 +51,7 @@ class Stack {
   bool drained(std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
   AuthzServer& authz() { return authz_; }
+  [[nodiscard]] unsigned short api_port() const { return api_port_; }
   [[nodiscard]] unsigned short api_monitor_port() const { return api_monitor_port_; }
   [[nodiscard]] const std::string& database_url() const { return url_; }
 
