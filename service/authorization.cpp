@@ -21,6 +21,12 @@ std::optional<EnforceMode> parse_enforce_mode(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<ListMode> parse_list_mode(std::string_view text) {
+  if (text == "creator") return ListMode::creator;
+  if (text == "lookup") return ListMode::lookup;
+  return std::nullopt;
+}
+
 std::string_view operation_name(Operation op) {
   switch (op) {
     case Operation::read:

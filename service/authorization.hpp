@@ -16,6 +16,12 @@ std::string_view mode_name(EnforceMode mode);
 // "off" | "shadow" | "enforce"; unset for anything else.
 std::optional<EnforceMode> parse_enforce_mode(std::string_view text);
 
+// How lists are filtered under enforce: by the caller's creator column (the
+// graph's owner is the creator), or by LookupResources on the authz service
+// (also tasks shared with the caller), plus the caller's own pending tasks.
+enum class ListMode { creator, lookup };
+std::optional<ListMode> parse_list_mode(std::string_view text);
+
 // What a route may do to the task it names (the authz schema's permissions).
 enum class Operation { read, update, cancel, delete_ };
 std::string_view operation_name(Operation op);

@@ -81,3 +81,43 @@ boost::asio::awaitable<bool> AuthzChecker::check(const std::optional<Principal>&
 }
 
 }  // namespace fgac::api
+
+namespace fgac::api {
+
+boost::asio::awaitable<AuthzChecker::Found> AuthzChecker::search(const std::optional<Principal>& principal, int limit) {
+  if (breaker_open()) {
+    metrics_.check("error", "breaker_open");
+    throw ApiError(ErrorKind::unavailable, "authorization service unavailable");
+  }
+  const nlohmann::json request{
+      {"principal", outbox_principal(principal)}, {"resource_type", "task"}, {"operation", "read"}, {"limit", limit}};
+  std::string exception_class = "http_status";
+  std::optional<Found> found;
+  try {
+    auto res = co_await client_.post_json("/v1/authz/search", request.dump(), headers_, settings_.timeout);
+    auto body = nlohmann::json::parse(res.body, nullptr, false);
+    if (res.status == 200 && body.is_object() && body["resource_ids"].is_array()) {
+      Found f;
+      for (const auto& id : body["resource_ids"]) {
+        if (id.is_string()) f.ids.push_back(id.get<std::string>());
+      }
+      f.truncated = body.value("truncated", false);
+      found = std::move(f);
+    } else {
+      log::warn("authz search failed", {{"status", res.status}});
+    }
+  } catch (const boost::system::system_error& e) {
+    exception_class = e.code() == boost::beast::error::timeout ? "timeout" : "network";
+    log::warn("authz search failed", {{"error", e.what()}});
+  }
+  if (!found) {
+    failed();
+    metrics_.check("error", exception_class);
+    throw ApiError(ErrorKind::unavailable, "authorization service unavailable");
+  }
+  answered();
+  metrics_.check("allowed", "none");
+  co_return std::move(*found);
+}
+
+}  // namespace fgac::api

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/asio.hpp"
 #include "common/http_client.hpp"
@@ -29,6 +30,13 @@ class AuthzChecker {
 
   // Allowed or denied; throws ApiError(unavailable) when the service cannot say.
   boost::asio::awaitable<bool> check(const std::optional<Principal>& principal, Operation op, const TaskFacts& task);
+  // LookupResources through POST /v1/authz/search: the tasks the caller may
+  // read, at most `limit`; truncated when there were more. Fails closed like check().
+  struct Found {
+    std::vector<std::string> ids;
+    bool truncated = false;
+  };
+  boost::asio::awaitable<Found> search(const std::optional<Principal>& principal, int limit);
   [[nodiscard]] bool breaker_open() const;
 
  private:

@@ -103,12 +103,21 @@ ApiConfig load_api_config(const EnvSource& env, std::vector<EnvVar>* declared) {
   if (c.enforce != EnforceMode::off && auth_disabled) {
     r.fail("FGAC_TASKS_ENFORCE=" + mode + " needs a caller: it cannot run with AUTH_DISABLED=true");
   }
+  const auto list_mode = r.str("FGAC_TASKS_LIST_MODE", "creator",
+                               "enforce: lists by the creator column, or lookup (LookupResources + own pending)");
+  if (auto parsed = parse_list_mode(list_mode)) {
+    c.list_mode = *parsed;
+  } else {
+    r.fail("FGAC_TASKS_LIST_MODE=" + list_mode + " must be creator or lookup");
+  }
+  c.list_lookup_limit = static_cast<int>(r.integer("API_LIST_LOOKUP_LIMIT", 1000, 1, 1000,
+                                                   "lookup list mode: most task ids one lookup answers (more: 503)"));
   c.checker.timeout = r.millis("API_AUTHZ_CHECK_TIMEOUT_MS", milliseconds(1000), milliseconds(10), milliseconds(60000),
                                "deadline for one /v1/authz/check (then 503, fail closed)");
   c.checker.service_token =
       r.optional_str("AUTHZ_SERVICE_TOKEN", "sent as Authorization: Bearer; never logged or stored");
   c.shadow_max_in_flight = static_cast<std::size_t>(
-      r.integer("API_SHADOW_MAX_IN_FLIGHT", 256, 1, 100000, "shadow decisions computed at once; more are dropped"));
+      r.integer("API_SHADOW_MAX_IN_FLIGHT", 32, 1, 100000, "shadow decisions computed at once; more are dropped"));
 
   try {
     c.log_level = log::parse_level(r.str("LOG_LEVEL", "info", "debug, info, warn or error"));

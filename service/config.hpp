@@ -26,7 +26,9 @@ struct ApiConfig {
   bool dual_write = false;
   EnforceMode enforce = EnforceMode::off;  // FGAC_TASKS_ENFORCE
   CheckerSettings checker;
-  std::size_t shadow_max_in_flight = 256;  // shadow decisions computed at once; more are dropped
+  ListMode list_mode = ListMode::creator;  // FGAC_TASKS_LIST_MODE
+  int list_lookup_limit = 1000;            // most ids one lookup may answer (more: 503)
+  std::size_t shadow_max_in_flight = 32;   // shadow decisions computed at once; more are dropped
   log::Level log_level = log::Level::info;
 };
 

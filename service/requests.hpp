@@ -87,6 +87,9 @@ struct TaskFilter {
   struct Visibility {
     std::optional<std::string> user_id;
     std::optional<std::string> service_account_id;
+    // FGAC_TASKS_LIST_MODE=lookup: the ids the authz service found readable;
+    // then the creator columns select the caller's not-yet-registered tasks only.
+    std::optional<std::vector<std::string>> granted_ids;
   };
   std::optional<Visibility> visible_to;
   ListOrder order;

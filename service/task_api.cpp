@@ -390,7 +390,16 @@ TaskApi::Response TaskApi::list_tasks(const Call& call) {
   if (config_.enforce == EnforceMode::enforce) {
     // The graph's owner is the creator: exact, paged in SQL, pending tasks included.
     const auto me = creator_of(call.principal);
-    filter.visible_to = TaskFilter::Visibility{me.user_id, me.service_account_id};
+    filter.visible_to = TaskFilter::Visibility{me.user_id, me.service_account_id, std::nullopt};
+    if (config_.list_mode == ListMode::lookup && (me.user_id || me.service_account_id)) {
+      auto found = co_await checker_->search(call.principal, config_.list_lookup_limit);
+      // A page cut from a truncated set would silently miss tasks: refuse instead.
+      if (found.truncated) {
+        throw ApiError(ErrorKind::unavailable,
+                       "more tasks are visible than one lookup answers (API_LIST_LOOKUP_LIMIT)");
+      }
+      filter.visible_to->granted_ids = std::move(found.ids);
+    }
   }
   auto json = co_await db<std::string>([&](pqxx::connection& c) { return repository_.list_tasks(c, filter); });
   co_return json_response(http::status::ok, std::move(json));

@@ -365,14 +365,26 @@ ListQuery TaskRepository::build_list_tasks_query(const TaskFilter& filter) const
   if (filter.creator_service_account_id) {
     add("t.creator_service_account_id = " + param(*filter.creator_service_account_id));
   }
-  if (filter.visible_to) {
+  if (const auto& v = filter.visible_to) {
     // Enforcement: the caller's own tasks, by the partial creator indexes; pending ones included.
-    if (filter.visible_to->user_id) {
-      add("t.creator_user_id = " + param(*filter.visible_to->user_id));
-    } else if (filter.visible_to->service_account_id) {
-      add("t.creator_service_account_id = " + param(*filter.visible_to->service_account_id));
+    std::string mine = "false";
+    if (v->user_id) {
+      mine = "t.creator_user_id = " + param(*v->user_id);
+    } else if (v->service_account_id) {
+      mine = "t.creator_service_account_id = " + param(*v->service_account_id);
+    }
+    if (v->granted_ids) {
+      // Lookup: what SpiceDB lets the caller read, plus their own tasks not yet registered.
+      std::string ids = "{";
+      for (const auto& id : *v->granted_ids) {
+        if (!is_uuid(id)) continue;  // not one of our task ids
+        ids += (ids.size() > 1 ? "," : "") + id;
+      }
+      ids += "}";
+      add("((" + mine + " AND (t.authz_synced_at IS NULL OR o.desired = 'present')) OR t.id = ANY(" + param(ids) +
+          "::uuid[]))");
     } else {
-      add("false");
+      add(mine);
     }
   }
   // Containment, served by the partial GIN index of migration 0013.

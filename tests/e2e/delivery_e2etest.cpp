@@ -72,3 +72,24 @@ TEST_CASE("sync: after a create the API shows the task synced with a zedtoken, a
   CHECK(task["authz_zedtoken"].is_string());
   expect_registered(stack, id, agent_id, "service_account:sa-ci");
 }
+
+TEST_CASE("enforce: 500 creates each followed at once by its creator's GET, zero false 404s, while the worker syncs") {
+  Stack stack({.api_env = {"FGAC_TASKS_ENFORCE=enforce"}});
+  stack.create_agent("agent-enforce");
+  int false_404 = 0;
+  int other = 0;
+  for (int i = 0; i < 500; ++i) {
+    const auto id = stack.create_task("agent-enforce", "enf-" + std::to_string(i));
+    const auto status = stack.call("GET", "/tasks/" + id).status;
+    if (status == 404) ++false_404;
+    if (status != 200 && status != 404) ++other;
+  }
+  CHECK(false_404 == 0);
+  CHECK(other == 0);
+  REQUIRE(stack.drained());
+  // Synced now: SpiceDB decides, and a stranger is still refused.
+  const auto id = stack.create_task("agent-enforce", "enf-last");
+  REQUIRE(stack.drained());
+  CHECK(stack.call("GET", "/tasks/" + id).status == 200);
+  CHECK(stack.call("GET", "/tasks/" + id, "", "dev-user2-token").status == 404);
+}

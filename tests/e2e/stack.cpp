@@ -26,12 +26,16 @@ void Stack::start_api(bool dual_write) {
   api_.reset();
   api_port_ = free_port();
   api_monitor_port_ = free_port();
-  api_ = std::make_unique<ChildProcess>(
-      "task-api", std::vector<std::string>{bin_dir() + "/task-api"},
-      std::vector<std::string>{"DATABASE_URL=" + url_, "AGENTEX_AUTH_URL=" + authz_.url(),
+  std::vector<std::string> env{"DATABASE_URL=" + url_,
+                               "AGENTEX_AUTH_URL=" + authz_.url(),
                                std::string("FGAC_TASKS_DUAL_WRITE=") + (dual_write ? "true" : "false"),
-                               "API_ADDR=127.0.0.1", "API_PORT=" + std::to_string(api_port_), "MONITOR_ADDR=127.0.0.1",
-                               "API_MONITOR_PORT=" + std::to_string(api_monitor_port_), "LOG_LEVEL=warn"});
+                               "API_ADDR=127.0.0.1",
+                               "API_PORT=" + std::to_string(api_port_),
+                               "MONITOR_ADDR=127.0.0.1",
+                               "API_MONITOR_PORT=" + std::to_string(api_monitor_port_),
+                               "LOG_LEVEL=warn"};
+  env.insert(env.end(), options_.api_env.begin(), options_.api_env.end());
+  api_ = std::make_unique<ChildProcess>("task-api", std::vector<std::string>{bin_dir() + "/task-api"}, env);
   try {
     wait_for_http(api_monitor_port_, "/readyz", std::chrono::seconds(20));
   } catch (const std::exception& e) {

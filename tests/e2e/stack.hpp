@@ -15,6 +15,7 @@ struct StackOptions {
   bool dual_write = true;
   int workers = 1;
   std::vector<std::string> worker_env;  // extra KEY=VALUE for every worker
+  std::vector<std::string> api_env;     // extra KEY=VALUE for task-api
 };
 
 class Stack {

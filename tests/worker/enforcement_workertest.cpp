@@ -178,6 +178,63 @@ TEST_CASE("enforce: lists hold exactly the caller's tasks, pending ones included
   CHECK(api.call("GET", "/tasks?creator_user_id=user-bob", "", {}, kAlice).json().empty());
 }
 
+TEST_CASE("enforce, FGAC_TASKS_LIST_MODE=lookup: lists add the tasks shared with the caller; too many is a 503") {
+  OutboxHarness h;
+  auto options = enforcing(h, fgac::api::EnforceMode::enforce);
+  int lookup_limit = 1000;
+  options.configure = [&lookup_limit](fgac::api::ApiConfig& c) {
+    c.enforce = fgac::api::EnforceMode::enforce;
+    c.list_mode = fgac::api::ListMode::lookup;
+    c.list_lookup_limit = lookup_limit;
+  };
+  ApiFixture api(options);
+  api.agent("enf-lookup");
+  const auto shared = create(api, "enf-lookup", "shared");
+  const auto kept = create(api, "enf-lookup", "kept");
+  const auto bobs = create(api, "enf-lookup", "bobs", kBob);
+  {
+    auto worker = h.start_worker("w-lookup");
+    REQUIRE(h.drained(seconds(30)));
+  }
+  const auto pending = create(api, "enf-lookup", "pending-b", kBob);  // not registered: the creator rule lists it
+  relationship(h, "POST", shared, "editor", "user-bob");
+  auto ids_of = [](const HttpResult& r) {
+    std::set<std::string> out;
+    for (const auto& t : r.json()) out.insert(t["id"].get<std::string>());
+    return out;
+  };
+  std::set<std::string> bob_sees;
+  CHECK(eventually(
+      [&] {
+        bob_sees = ids_of(api.call("GET", "/tasks", "", {}, kBob));
+        return bob_sees.size() == 3;
+      },
+      seconds(10)));
+  CHECK(bob_sees == std::set<std::string>{shared, bobs, pending});
+  CHECK(ids_of(api.call("GET", "/tasks", "", {}, kAlice)) == std::set<std::string>{shared, kept});
+  CHECK(api.call("GET", "/tasks?limit=1&page_number=3", "", {}, kBob).json().size() == 1);
+  CHECK(api.call("GET", "/tasks", "", {}, kCi).json().empty());
+}
+
+TEST_CASE("enforce, lookup: a lookup that would be truncated answers 503, not a short page") {
+  OutboxHarness h;
+  auto options = enforcing(h, fgac::api::EnforceMode::enforce);
+  options.configure = [](fgac::api::ApiConfig& c) {
+    c.enforce = fgac::api::EnforceMode::enforce;
+    c.list_mode = fgac::api::ListMode::lookup;
+    c.list_lookup_limit = 1;
+  };
+  ApiFixture api(options);
+  api.agent("enf-trunc");
+  (void)create(api, "enf-trunc", "t-1");
+  (void)create(api, "enf-trunc", "t-2");
+  auto worker = h.start_worker("w-trunc");
+  REQUIRE(h.drained(seconds(30)));
+  auto r = api.call("GET", "/tasks", "", {}, kAlice);
+  CHECK(r.status == 503);
+  CHECK(r.headers.contains("retry-after"));
+}
+
 TEST_CASE("enforce: the authz service failing is a 503 for a registered task and still a 200 for a pending one") {
   OutboxHarness h;
   ApiFixture api(enforcing(h, fgac::api::EnforceMode::enforce));
