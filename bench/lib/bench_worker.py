@@ -6,7 +6,7 @@ import os
 import report
 import workload
 from load import wrk
-from stack import AuthzServer, OutboxWorker, Postgres, TaskApi, migrate, scrape, truncate
+from stack import AuthzServer, OutboxWorker, Postgres, TaskApi, metric_sum, migrate, scrape, truncate
 
 INJECTED_LATENCY_MS = 20
 LATENCY_CONCURRENCIES = (8, 32, 128)
@@ -155,8 +155,8 @@ def run_steady(ceiling_per_s=None):
 def authz_call_mean_ms(worker):
     """The mean register call as the worker timed it: the part of the lag spent in the authz server."""
     m = scrape(worker.monitor_port)
-    total = sum(v for k, v in m.items() if k.startswith("task_fgac_dual_write_request_duration_seconds_sum"))
-    count = sum(v for k, v in m.items() if k.startswith("task_fgac_dual_write_request_duration_seconds_count"))
+    total = metric_sum(m, "task_fgac_dual_write_request_duration_seconds_sum")
+    count = metric_sum(m, "task_fgac_dual_write_request_duration_seconds_count")
     return round(total / count * 1000, 1) if count else None
 
 

@@ -2,13 +2,16 @@
 
 import sys
 
-BENCHMARKS = ("api-create", "worker-drain", "steady-lag", "peer", "outage", "profile")
+BENCHMARKS = ("api-create", "api-read", "worker-drain", "steady-lag", "peer", "outage", "profile")
 
 
 def run(name):
     if name == "api-create":
         import bench_api
         return bench_api.run()
+    if name == "api-read":
+        import bench_read
+        return bench_read.run()
     if name == "worker-drain":
         import bench_worker
         return bench_worker.run_drain()

@@ -147,6 +147,17 @@ def scrape(port):
     return out
 
 
+def metric_sum(metrics, name, **labels):
+    """The sum of one series' values over every label set that has the given
+    labels (scrape()'s keys: name{label="value",...})."""
+    total = 0.0
+    for key, value in metrics.items():
+        base, _, rest = key.partition("{")
+        if base == name and all(f',{k}="{v}"' in "," + rest for k, v in labels.items()):
+            total += value
+    return total
+
+
 # ---------------------------------------------------------------- processes
 
 

@@ -8,7 +8,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in the work tree
 from report import RESULTS_DIR  # noqa: E402
 
-ORDER = ("api-create", "worker-drain", "steady-lag", "peer", "outage")
+ORDER = ("api-create", "api-read", "worker-drain", "steady-lag", "peer", "outage")
 
 
 def load(directory, name):
@@ -47,6 +47,17 @@ def main(directory):
                            [[r["concurrency"], r["api"]["rate_per_s"], r["api"]["p50_ms"], r["api"]["p99_ms"],
                              r["pgbench"]["rate_per_s"], r["pgbench"]["p50_ms"], r["pgbench"]["p99_ms"],
                              r["rate_ratio"]] for r in api["results"]["runs"]]))
+    read = docs["api-read"]
+    if read:
+        def added(r, key):
+            return r["vs_off"][key] if r["vs_off"] else "-"
+        print("\n" + table(["mode", "tasks", "concurrency", "req/s", "p50 ms", "p99 ms", "non-2xx + errors",
+                            "checks/req", "check mean ms", "p50 added ms", "p99 added ms"],
+                           [[r["mode"], r["tasks"], r["concurrency"], r["rate_per_s"], r["p50_ms"], r["p99_ms"],
+                             r["bad_responses"], r["checks_per_request"], r["authz"]["check_mean_ms"] or "-",
+                             added(r, "p50_added_ms"), added(r, "p99_added_ms")] for r in read["results"]["runs"]]))
+        d = read["results"]["direct_check"]
+        print(f"\nauthz server's check, directly (concurrency 1): p50 {d['p50_ms']} ms, p99 {d['p99_ms']} ms")
     drain = docs["worker-drain"]
     if drain:
         res = drain["results"]
