@@ -28,6 +28,16 @@ std::vector<std::string> parse_forwarded_headers(const std::string& list, EnvRea
   return out;
 }
 
+// A variable with a fixed set of values: its parsed value, or a failure naming the choices.
+template <class T>
+T one_of(EnvReader& r, const char* name, const char* fallback, std::optional<T> (*parse)(std::string_view),
+         const char* choices, const char* doc) {
+  const auto text = r.str(name, fallback, doc);
+  if (auto value = parse(text)) return *value;
+  r.fail(std::string(name) + "=" + text + " must be " + choices);
+  return *parse(fallback);
+}
+
 }  // namespace
 
 ApiConfig load_api_config(const EnvSource& env, std::vector<EnvVar>* declared) {
@@ -93,23 +103,14 @@ ApiConfig load_api_config(const EnvSource& env, std::vector<EnvVar>* declared) {
     r.fail("AGENTEX_AUTH_URL is required (set AUTH_DISABLED=true only for development)");
   }
 
-  const auto mode = r.str("FGAC_TASKS_ENFORCE", "off",
-                          "per-task authorization: off (no checks), shadow (decide, count, deny nothing), enforce");
-  if (auto parsed = parse_enforce_mode(mode)) {
-    c.enforce = *parsed;
-  } else {
-    r.fail("FGAC_TASKS_ENFORCE=" + mode + " must be off, shadow or enforce");
-  }
+  c.enforce = one_of(r, "FGAC_TASKS_ENFORCE", "off", parse_enforce_mode, "off, shadow or enforce",
+                     "per-task authorization: off (no checks), shadow (decide, count, deny nothing), enforce");
   if (c.enforce != EnforceMode::off && auth_disabled) {
-    r.fail("FGAC_TASKS_ENFORCE=" + mode + " needs a caller: it cannot run with AUTH_DISABLED=true");
+    r.fail("FGAC_TASKS_ENFORCE=" + std::string(mode_name(c.enforce)) +
+           " needs a caller: it cannot run with AUTH_DISABLED=true");
   }
-  const auto list_mode = r.str("FGAC_TASKS_LIST_MODE", "creator",
-                               "enforce: lists by the creator column, or lookup (LookupResources + own pending)");
-  if (auto parsed = parse_list_mode(list_mode)) {
-    c.list_mode = *parsed;
-  } else {
-    r.fail("FGAC_TASKS_LIST_MODE=" + list_mode + " must be creator or lookup");
-  }
+  c.list_mode = one_of(r, "FGAC_TASKS_LIST_MODE", "creator", parse_list_mode, "creator or lookup",
+                       "enforce: lists by the creator column, or lookup (LookupResources + own pending)");
   c.list_lookup_limit = static_cast<int>(r.integer("API_LIST_LOOKUP_LIMIT", 1000, 1, 1000,
                                                    "lookup list mode: most task ids one lookup answers (more: 503)"));
   c.checker.timeout = r.millis("API_AUTHZ_CHECK_TIMEOUT_MS", milliseconds(1000), milliseconds(10), milliseconds(60000),

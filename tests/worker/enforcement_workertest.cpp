@@ -27,6 +27,18 @@ ApiOptions enforcing(const OutboxHarness& h, fgac::api::EnforceMode mode) {
   return o;
 }
 
+// enforce with FGAC_TASKS_LIST_MODE=lookup and this lookup cap.
+ApiOptions looking_up(const OutboxHarness& h, int lookup_limit) {
+  ApiOptions o;
+  o.database_url = h.database_url();
+  o.configure = [lookup_limit](fgac::api::ApiConfig& c) {
+    c.enforce = fgac::api::EnforceMode::enforce;
+    c.list_mode = fgac::api::ListMode::lookup;
+    c.list_lookup_limit = lookup_limit;
+  };
+  return o;
+}
+
 // The authz server's check calls for a task, oldest first.
 json checks_of(OutboxHarness& h, const std::string& task_id) {
   return http_call(h.authz().port(), "GET", "/_admin/calls?op=check&resource_id=" + task_id).json()["calls"];
@@ -73,15 +85,16 @@ TEST_CASE("enforce: a pending task is its creator's at once; a stranger's 404 is
   CHECK(api.call("GET", "/tasks/name/pending-1", "", {}, kAlice).status == 200);
   const auto random = api.call("GET", kRandomTask, "", {}, kBob);
   REQUIRE(random.status == 404);
-  for (const auto& [method, target] :
+  for (const auto& request :
        std::vector<std::pair<std::string, std::string>>{{"GET", "/tasks/" + id},
                                                         {"GET", "/tasks/name/pending-1"},
                                                         {"DELETE", "/tasks/" + id},
                                                         {"DELETE", "/tasks/name/pending-1"},
                                                         {"PUT", "/tasks/" + id},
                                                         {"POST", "/tasks/" + id + "/complete"}}) {
-    CAPTURE(method);
-    CAPTURE(target);
+    const auto& [method, target] = request;
+    CAPTURE(request.first);  // doctest's CAPTURE lambda cannot capture a structured binding
+    CAPTURE(request.second);
     auto r = api.call(method, target, method == "PUT" || method == "POST" ? "{}" : "", {}, kBob);
     CHECK(r.status == 404);
     CHECK(r.body == random.body);
@@ -180,14 +193,7 @@ TEST_CASE("enforce: lists hold exactly the caller's tasks, pending ones included
 
 TEST_CASE("enforce, FGAC_TASKS_LIST_MODE=lookup: lists add the tasks shared with the caller; too many is a 503") {
   OutboxHarness h;
-  auto options = enforcing(h, fgac::api::EnforceMode::enforce);
-  int lookup_limit = 1000;
-  options.configure = [&lookup_limit](fgac::api::ApiConfig& c) {
-    c.enforce = fgac::api::EnforceMode::enforce;
-    c.list_mode = fgac::api::ListMode::lookup;
-    c.list_lookup_limit = lookup_limit;
-  };
-  ApiFixture api(options);
+  ApiFixture api(looking_up(h, 1000));
   api.agent("enf-lookup");
   const auto shared = create(api, "enf-lookup", "shared");
   const auto kept = create(api, "enf-lookup", "kept");
@@ -218,13 +224,7 @@ TEST_CASE("enforce, FGAC_TASKS_LIST_MODE=lookup: lists add the tasks shared with
 
 TEST_CASE("enforce, lookup: a lookup that would be truncated answers 503, not a short page") {
   OutboxHarness h;
-  auto options = enforcing(h, fgac::api::EnforceMode::enforce);
-  options.configure = [](fgac::api::ApiConfig& c) {
-    c.enforce = fgac::api::EnforceMode::enforce;
-    c.list_mode = fgac::api::ListMode::lookup;
-    c.list_lookup_limit = 1;
-  };
-  ApiFixture api(options);
+  ApiFixture api(looking_up(h, 1));
   api.agent("enf-trunc");
   (void)create(api, "enf-trunc", "t-1");
   (void)create(api, "enf-trunc", "t-2");
