@@ -193,7 +193,9 @@ asio::awaitable<void> TaskApi::authorize(const Call& call, Operation op, TaskRef
   auto facts =
       co_await db<std::optional<TaskFacts>>([&](pqxx::connection& c) { return repository_.task_facts(c, lookup); });
   if (!facts) throw_not_found("task");
-  if (!co_await decide(call.principal, op, *facts)) {
+  // Named locals, not co_await inside conditions (GCC 12's coroutine bugs).
+  const bool allowed = co_await decide(call.principal, op, *facts);
+  if (!allowed) {
     // May the caller see it? Then the refusal is a 403; otherwise it looks missing.
     bool readable = false;
     if (op != Operation::read) readable = co_await decide(call.principal, Operation::read, *facts);
@@ -208,9 +210,9 @@ asio::awaitable<void> TaskApi::shadow_decide(std::optional<Principal> principal,
   try {
     auto facts =
         co_await db<std::optional<TaskFacts>>([&](pqxx::connection& c) { return repository_.task_facts(c, ref); });
-    if (facts && !co_await decide(principal, op, *facts)) {
-      log::info("authz shadow: would deny", {{"task_id", facts->id}, {"operation", operation_name(op)}});
-    }
+    bool allowed = true;
+    if (facts) allowed = co_await decide(principal, op, *facts);
+    if (!allowed) log::info("authz shadow: would deny", {{"task_id", facts->id}, {"operation", operation_name(op)}});
   } catch (const std::exception& e) {
     log::info("authz shadow: no decision", {{"operation", operation_name(op)}, {"error", e.what()}});
   }
