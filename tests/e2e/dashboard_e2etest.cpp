@@ -45,7 +45,8 @@ double prometheus_value(unsigned short port, const std::string& query) {
 }  // namespace
 
 TEST_CASE("dashboard: every panel's query returns series from Prometheus scraping the stack") {
-  Stack stack;
+  // Shadow, as during a rollout: the enforcement row shows decisions without denying anything.
+  Stack stack({.api_env = {"FGAC_TASKS_ENFORCE=shadow"}});
   stack.create_agent("agent-dash");
   char dir_template[] = "/tmp/fgac-prom-XXXXXX";
   REQUIRE(mkdtemp(dir_template) != nullptr);
@@ -80,12 +81,22 @@ TEST_CASE("dashboard: every panel's query returns series from Prometheus scrapin
   REQUIRE(eventually([&] { return stack.scalar("SELECT count(*) FROM authz_outbox WHERE dead_at IS NOT NULL") == 1; },
                      seconds(10)));
   stack.authz().clear_faults();
+  std::vector<std::string> kept;
   for (int i = 30; i < 50; ++i) {
     const auto id = stack.create_task("agent-dash", "d-" + std::to_string(i));
-    if (i % 5 == 0) stack.call("DELETE", "/tasks/" + id);
+    if (i % 5 == 0) {
+      stack.call("DELETE", "/tasks/" + id);
+    } else {
+      kept.push_back(id);
+    }
     stack.call("GET", "/tasks/not-a-uuid");
   }
   REQUIRE(stack.drained(seconds(30)));
+  // Registered tasks read by their creator (allowed) and by a stranger (a would-be denial).
+  for (const auto& id : kept) {
+    CHECK(stack.call("GET", "/tasks/" + id).status == 200);
+    CHECK(stack.call("GET", "/tasks/" + id, "", "dev-user2-token").status == 200);  // shadow denies nothing
+  }
   // Prometheus holds the session's final state: its newest scrape of each
   // target shows what that target reports now, and every counter has the two
   // samples within the dashboards' 1m rate() window that a rate needs.
@@ -101,7 +112,10 @@ TEST_CASE("dashboard: every panel's query returns series from Prometheus scrapin
                                        "task_fgac_dual_write_request_duration_seconds_bucket",
                                        "tasks_created_total",
                                        "http_requests_total",
-                                       "http_request_duration_seconds_bucket"};
+                                       "http_request_duration_seconds_bucket",
+                                       "task_authz_decisions_total",
+                                       "task_authz_checks_total",
+                                       "task_authz_check_duration_seconds_bucket"};
   const auto fewest_samples = [&] {
     double fewest = std::numeric_limits<double>::infinity();
     for (const auto& name : rated)

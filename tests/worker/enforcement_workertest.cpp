@@ -20,10 +20,17 @@ constexpr const char* kBob = "dev-user2-token";
 constexpr const char* kCi = "dev-sa-token";
 constexpr const char* kRandomTask = "/tasks/123e4567-e89b-42d3-a456-426614174000";
 
+// A check deadline that an ASan build on a loaded 2-core machine meets (the
+// production default of 1 s is not what these tests are about).
+constexpr std::chrono::milliseconds kTestCheckTimeout{5000};
+
 ApiOptions enforcing(const OutboxHarness& h, fgac::api::EnforceMode mode) {
   ApiOptions o;
   o.database_url = h.database_url();
-  o.configure = [mode](fgac::api::ApiConfig& c) { c.enforce = mode; };
+  o.configure = [mode](fgac::api::ApiConfig& c) {
+    c.enforce = mode;
+    c.checker.timeout = kTestCheckTimeout;
+  };
   return o;
 }
 
@@ -33,6 +40,7 @@ ApiOptions looking_up(const OutboxHarness& h, int lookup_limit) {
   o.database_url = h.database_url();
   o.configure = [lookup_limit](fgac::api::ApiConfig& c) {
     c.enforce = fgac::api::EnforceMode::enforce;
+    c.checker.timeout = kTestCheckTimeout;
     c.list_mode = fgac::api::ListMode::lookup;
     c.list_lookup_limit = lookup_limit;
   };
@@ -85,13 +93,12 @@ TEST_CASE("enforce: a pending task is its creator's at once; a stranger's 404 is
   CHECK(api.call("GET", "/tasks/name/pending-1", "", {}, kAlice).status == 200);
   const auto random = api.call("GET", kRandomTask, "", {}, kBob);
   REQUIRE(random.status == 404);
-  for (const auto& request :
-       std::vector<std::pair<std::string, std::string>>{{"GET", "/tasks/" + id},
-                                                        {"GET", "/tasks/name/pending-1"},
-                                                        {"DELETE", "/tasks/" + id},
-                                                        {"DELETE", "/tasks/name/pending-1"},
-                                                        {"PUT", "/tasks/" + id},
-                                                        {"POST", "/tasks/" + id + "/complete"}}) {
+  for (const auto& request : std::vector<std::pair<std::string, std::string>>{{"GET", "/tasks/" + id},
+                                                                              {"GET", "/tasks/name/pending-1"},
+                                                                              {"DELETE", "/tasks/" + id},
+                                                                              {"DELETE", "/tasks/name/pending-1"},
+                                                                              {"PUT", "/tasks/" + id},
+                                                                              {"POST", "/tasks/" + id + "/complete"}}) {
     const auto& [method, target] = request;
     CAPTURE(request.first);  // doctest's CAPTURE lambda cannot capture a structured binding
     CAPTURE(request.second);
@@ -205,6 +212,7 @@ TEST_CASE("enforce, FGAC_TASKS_LIST_MODE=lookup: lists add the tasks shared with
   const auto pending = create(api, "enf-lookup", "pending-b", kBob);  // not registered: the creator rule lists it
   relationship(h, "POST", shared, "editor", "user-bob");
   auto ids_of = [](const HttpResult& r) {
+    REQUIRE_MESSAGE(r.status == 200, r.body);
     std::set<std::string> out;
     for (const auto& t : r.json()) out.insert(t["id"].get<std::string>());
     return out;
