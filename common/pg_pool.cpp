@@ -1,5 +1,7 @@
 #include "common/pg_pool.hpp"
 
+#include "common/env.hpp"
+
 #include <condition_variable>
 
 namespace fgac {
@@ -36,8 +38,19 @@ std::string pg_connection_string(const PgSettings& settings) {
   return url;
 }
 
+StatementMode read_statement_mode(EnvReader& r) {
+  const auto text = r.str("DATABASE_STATEMENTS", "prepared",
+                          "prepared (named, per connection) or unnamed (behind PgBouncer in transaction mode)");
+  if (text == "unnamed") return StatementMode::unnamed;
+  if (text != "prepared") r.fail("DATABASE_STATEMENTS=" + text + " must be prepared or unnamed");
+  return StatementMode::prepared;
+}
+
 std::unique_ptr<pqxx::connection> pg_connect(const PgSettings& settings) {
   auto conn = std::make_unique<pqxx::connection>(pg_connection_string(settings));
+  // Behind a transaction pooler a session setting would stay on whichever
+  // server connection ran it: the role carries statement_timeout there.
+  if (settings.statements == StatementMode::unnamed) return conn;
   pqxx::nontransaction tx(*conn);
   // An integer of ours, not input: no quoting needed (and GCC 12 raises a
   // false -Wrestrict inside libpqxx 6.4's quote()).
@@ -47,6 +60,8 @@ std::unique_ptr<pqxx::connection> pg_connect(const PgSettings& settings) {
 
 PgPool::PgPool(PgSettings settings, Prepare prepare)
     : settings_(std::move(settings)), prepare_(std::move(prepare)), threads_(settings_.pool_size) {
+  // A binary makes its pool at start-up: the deployment's choice holds for the process.
+  set_statement_mode(settings_.statements);
   for (std::size_t i = 0; i < settings_.pool_size; ++i) {
     slots_.push_back(std::make_unique<Slot>());
     free_.push_back(slots_.back().get());

@@ -4,6 +4,8 @@
 // executor.
 #pragma once
 
+#include "common/query.hpp"
+
 #include <atomic>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -40,7 +42,14 @@ struct PgSettings {
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds statement_timeout{5000};
   std::string application_name = "fgac-tasks";
+  // unnamed: behind a transaction pooler; no named prepared statements and no
+  // session settings (statement_timeout then belongs on the database role).
+  StatementMode statements = StatementMode::prepared;
 };
+
+class EnvReader;
+// DATABASE_STATEMENTS=prepared|unnamed, read by every binary that connects.
+StatementMode read_statement_mode(EnvReader& r);
 
 // The database could not take the job: the pool's queue is full, or the job
 // waited longer than the queue timeout for a connection.

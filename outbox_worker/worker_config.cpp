@@ -20,6 +20,7 @@ WorkerConfig load_worker_config(const EnvSource& env, std::vector<EnvVar>* decla
   WorkerConfig c;
   c.database.url = r.required_str("DATABASE_URL", "libpq URI");
   c.database.application_name = "outbox-worker";
+  c.database.statements = read_statement_mode(r);
   c.authz_url = r.required_str("AGENTEX_AUTH_URL", "where register and deregister go");
   c.authz_ca_file = r.optional_str("AGENTEX_AUTH_CA_FILE", "PEM bundle for an https:// authz service");
   if (!c.authz_url.empty()) {
@@ -38,6 +39,10 @@ WorkerConfig load_worker_config(const EnvSource& env, std::vector<EnvVar>* decla
   c.poll_interval = r.millis("WORKER_POLL_INTERVAL_MS", milliseconds(1000), milliseconds(10), milliseconds(600000),
                              "safety-net poll");
   c.poll_only = r.boolean("WORKER_POLL_ONLY", false, "no LISTEN (behind PgBouncer in transaction mode)");
+  if (c.database.statements == StatementMode::unnamed && !c.poll_only) {
+    // LISTEN holds session state: through a transaction pooler it would never hear a NOTIFY.
+    r.fail("DATABASE_STATEMENTS=unnamed (a transaction pooler) needs WORKER_POLL_ONLY=true");
+  }
   c.retry.base =
       r.millis("WORKER_BACKOFF_BASE_MS", kBackoffBase, milliseconds(1), milliseconds(600000), "first retry delay");
   c.retry.cap =

@@ -48,6 +48,7 @@ ApiConfig load_api_config(const EnvSource& env, std::vector<EnvVar>* declared) {
   c.database.pool_size = static_cast<std::size_t>(
       r.integer("API_DB_POOL_SIZE", 8, 1, 256, "database connections (and the threads that use them)"));
   c.database.application_name = "task-api";
+  c.database.statements = read_statement_mode(r);
   c.database.queue_timeout = r.millis("API_DB_QUEUE_TIMEOUT_MS", milliseconds(2000), milliseconds(10),
                                       milliseconds(600000), "longest a request waits for a database connection");
 

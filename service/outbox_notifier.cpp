@@ -63,8 +63,10 @@ void OutboxNotifier::run() {
     try {
       if (!conn || !conn->is_open()) {
         conn = pg_connect(settings_);
-        pqxx::nontransaction setup(*conn);
-        setup.exec0("SET synchronous_commit = off");
+        if (settings_.statements == StatementMode::prepared) {
+          pqxx::nontransaction setup(*conn);
+          setup.exec0("SET synchronous_commit = off");  // a session setting: not through a pooler
+        }
       }
       pqxx::nontransaction tx(*conn);
       tx.exec0(kNotifySql);

@@ -112,13 +112,17 @@ TaskApi::TaskApi(asio::io_context& ioc, ApiConfig config)
       authz_metrics_(*registry_),
       repository_(config_.dual_write) {
   if (config_.dual_write) notifier_ = std::make_unique<OutboxNotifier>(config_.database);
-  pool_ = std::make_unique<PgPool>(config_.database, [dual_write = config_.dual_write](pqxx::connection& conn) {
-    prepare_task_statements(conn);
-    if (dual_write) {
-      pqxx::nontransaction session(conn);
-      session.exec0(kDeferOutboxNotify);  // the OutboxNotifier wakes the workers after each commit
-    }
-  });
+  const bool session_settings = config_.database.statements == StatementMode::prepared;
+  pool_ = std::make_unique<PgPool>(
+      config_.database, [dual_write = config_.dual_write, session_settings](pqxx::connection& conn) {
+        prepare_task_statements(conn);
+        // Behind a transaction pooler (DATABASE_STATEMENTS=unnamed) the role
+        // carries this setting instead: a session SET would not stay with us.
+        if (dual_write && session_settings) {
+          pqxx::nontransaction session(conn);
+          session.exec0(kDeferOutboxNotify);  // the OutboxNotifier wakes the workers after each commit
+        }
+      });
   if (config_.authn) authn_ = std::make_unique<AuthnClient>(*config_.authn);
   if (config_.enforce != EnforceMode::off) {
     if (!config_.authn) throw std::invalid_argument("FGAC_TASKS_ENFORCE needs authentication");

@@ -10,7 +10,7 @@ say() { printf '\n==> %s\n' "$*"; }
 readonly APT_PACKAGES=(
   cmake g++ make pkg-config
   libboost-dev libpqxx-dev nlohmann-json3-dev prometheus-cpp-dev doctest-dev libssl-dev
-  postgresql-15 postgresql-client-15
+  postgresql-15 postgresql-client-15 pgbouncer
   clang clang-format clang-tidy libclang-rt-14-dev
   python3 python3-yaml
   prometheus

@@ -125,3 +125,15 @@ TEST_CASE("worker config: DATABASE_URL and AGENTEX_AUTH_URL are required; https 
   env["AGENTEX_AUTH_URL"] = "https://authz.example:8443";
   CHECK(load_worker_config(MapEnv(env)).authz_url == "https://authz.example:8443");
 }
+
+TEST_CASE("worker config: DATABASE_STATEMENTS is prepared or unnamed, and unnamed (a pooler) needs poll-only") {
+  CHECK(load_worker_config(MapEnv(minimal())).database.statements == fgac::StatementMode::prepared);
+  auto env = minimal();
+  env["DATABASE_STATEMENTS"] = "unnamed";
+  CHECK_THROWS_WITH_AS(load_worker_config(MapEnv(env)), doctest::Contains("WORKER_POLL_ONLY=true"), fgac::ConfigError);
+  env["WORKER_POLL_ONLY"] = "true";
+  CHECK(load_worker_config(MapEnv(env)).database.statements == fgac::StatementMode::unnamed);
+  env["DATABASE_STATEMENTS"] = "named";
+  CHECK_THROWS_WITH_AS(load_worker_config(MapEnv(env)), doctest::Contains("DATABASE_STATEMENTS=named"),
+                       fgac::ConfigError);
+}

@@ -35,10 +35,12 @@ ApiOptions enforcing(const OutboxHarness& h, fgac::api::EnforceMode mode) {
 }
 
 // enforce with FGAC_TASKS_LIST_MODE=lookup and this lookup cap.
-ApiOptions looking_up(const OutboxHarness& h, int lookup_limit) {
+ApiOptions looking_up(const OutboxHarness& h, int lookup_limit, const AuthzServer* authz = nullptr) {
   ApiOptions o;
   o.database_url = h.database_url();
-  o.configure = [lookup_limit](fgac::api::ApiConfig& c) {
+  const std::optional<std::string> authz_url = authz ? std::optional(authz->url()) : std::nullopt;
+  o.configure = [lookup_limit, authz_url](fgac::api::ApiConfig& c) {
+    if (authz_url) c.authn->url = *authz_url;
     c.enforce = fgac::api::EnforceMode::enforce;
     c.checker.timeout = kTestCheckTimeout;
     c.list_mode = fgac::api::ListMode::lookup;
@@ -52,14 +54,14 @@ json checks_of(OutboxHarness& h, const std::string& task_id) {
   return http_call(h.authz().port(), "GET", "/_admin/calls?op=check&resource_id=" + task_id).json()["calls"];
 }
 
-void relationship(OutboxHarness& h, const std::string& method, const std::string& task_id, const std::string& relation,
-                  const std::string& user) {
+void relationship(AuthzServer& authz, const std::string& method, const std::string& task_id,
+                  const std::string& relation, const std::string& user) {
   json body{{"resource_type", "task"},
             {"resource_id", task_id},
             {"relation", relation},
             {"subject_type", "user"},
             {"subject_id", user}};
-  auto r = http_call(h.authz().port(), method, "/_admin/relationships", body.dump());
+  auto r = http_call(authz.port(), method, "/_admin/relationships", body.dump());
   REQUIRE_MESSAGE(r.status == 200, r.body);
 }
 
@@ -143,7 +145,7 @@ TEST_CASE(
   // snapshot covers the grant: a read is only "at least as fresh" as the
   // task's register, so it may lag a later grant or revoke by SpiceDB's
   // revision quantization (5 s by default). A delete or cancel is a 403.
-  relationship(h, "POST", id, "editor", "user-bob");
+  relationship(h.authz(), "POST", id, "editor", "user-bob");
   CHECK(api.call("PUT", "/tasks/" + id, R"({"merge_params":{"by":"bob"}})", {}, kBob).status == 200);
   CHECK(eventually([&] { return api.call("GET", "/tasks/" + id, "", {}, kBob).status == 200; }, seconds(10)));
   CHECK(api.call("DELETE", "/tasks/" + id, "", {}, kBob).status == 403);
@@ -162,7 +164,7 @@ TEST_CASE(
   // Deleting Alice's owner relationship: her next update is refused at once
   // (fully consistent: a revoke always wins; 403 or 404 as her read lags or
   // not), and her reads follow within SpiceDB's window. Nothing is cached here.
-  relationship(h, "DELETE", id, "owner", "user-alice");
+  relationship(h.authz(), "DELETE", id, "owner", "user-alice");
   const auto update = api.call("PUT", "/tasks/" + id, R"({"merge_params":{"by":"alice"}})", {}, kAlice);
   CHECK((update.status == 403 || update.status == 404));
   CHECK(api_metric(api, "task_authz_creator_denied_total", {R"(mode="enforce")"}) >= 1);
@@ -200,17 +202,20 @@ TEST_CASE("enforce: lists hold exactly the caller's tasks, pending ones included
 
 TEST_CASE("enforce, FGAC_TASKS_LIST_MODE=lookup: lists add the tasks shared with the caller; too many is a 503") {
   OutboxHarness h;
-  ApiFixture api(looking_up(h, 1000));
+  // A graph of its own: in the shared one, the other tests' tasks of the same
+  // three development principals would exceed the lookup cap.
+  AuthzServer authz;
+  ApiFixture api(looking_up(h, 1000, &authz));
   api.agent("enf-lookup");
   const auto shared = create(api, "enf-lookup", "shared");
   const auto kept = create(api, "enf-lookup", "kept");
   const auto bobs = create(api, "enf-lookup", "bobs", kBob);
   {
-    auto worker = h.start_worker("w-lookup");
+    WorkerProcess worker(h.database_url(), authz.url(), "w-lookup", {});
     REQUIRE(h.drained(seconds(30)));
   }
   const auto pending = create(api, "enf-lookup", "pending-b", kBob);  // not registered: the creator rule lists it
-  relationship(h, "POST", shared, "editor", "user-bob");
+  relationship(authz, "POST", shared, "editor", "user-bob");
   auto ids_of = [](const HttpResult& r) {
     REQUIRE_MESSAGE(r.status == 200, r.body);
     std::set<std::string> out;
