@@ -67,8 +67,14 @@ LocalDecision decide_locally(const std::optional<Principal>& principal, const Ta
   return {std::nullopt, DecisionSource::spicedb};
 }
 
-std::optional<std::string> check_zedtoken(Operation op, const TaskFacts& task) {
-  if (op == Operation::read) return task.zedtoken;
+std::optional<ReadConsistency> parse_read_consistency(std::string_view text) {
+  if (text == "at_least_as_fresh") return ReadConsistency::at_least_as_fresh;
+  if (text == "fully_consistent") return ReadConsistency::fully_consistent;
+  return std::nullopt;
+}
+
+std::optional<std::string> check_zedtoken(Operation op, const TaskFacts& task, ReadConsistency reads) {
+  if (op == Operation::read && reads == ReadConsistency::at_least_as_fresh) return task.zedtoken;
   return std::nullopt;
 }
 

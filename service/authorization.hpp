@@ -55,9 +55,17 @@ LocalDecision decide_locally(const std::optional<Principal>& principal, const Ta
 // Whether the caller is the task's recorded creator.
 bool is_creator(const std::optional<Principal>& principal, const TaskFacts& task);
 
-// The zedtoken a check sends: a read is at least as fresh as the task's
-// register; update, cancel and delete are fully consistent, so a revoke wins.
-std::optional<std::string> check_zedtoken(Operation op, const TaskFacts& task);
+// How reads are checked (FGAC_TASKS_READ_CONSISTENCY): at least as fresh as
+// the task's register (its zedtoken: SpiceDB may answer from a snapshot up to
+// its quantization interval old, so a later grant or revoke can take that long
+// to show), or fully consistent (a revoke wins at once, at SpiceDB's cost).
+enum class ReadConsistency { at_least_as_fresh, fully_consistent };
+std::optional<ReadConsistency> parse_read_consistency(std::string_view text);
+
+// The zedtoken a check sends: a read's (at_least_as_fresh) is the task's;
+// update, cancel and delete are always fully consistent, so a revoke wins.
+std::optional<std::string> check_zedtoken(Operation op, const TaskFacts& task,
+                                          ReadConsistency reads = ReadConsistency::at_least_as_fresh);
 std::string_view consistency_name(const std::optional<std::string>& zedtoken);
 
 }  // namespace fgac::api

@@ -8,11 +8,12 @@
 
 namespace fgac::api {
 
-std::string check_request_body(const std::optional<Principal>& principal, Operation op, const TaskFacts& task) {
+std::string check_request_body(const std::optional<Principal>& principal, Operation op, const TaskFacts& task,
+                               ReadConsistency reads) {
   nlohmann::json body{{"principal", outbox_principal(principal)},
                       {"resource", {{"type", "task"}, {"selector", task.id}}},
                       {"operation", operation_name(op)}};
-  if (auto zedtoken = check_zedtoken(op, task)) body["zedtoken"] = *zedtoken;
+  if (auto zedtoken = check_zedtoken(op, task, reads)) body["zedtoken"] = *zedtoken;
   return body.dump();
 }
 
@@ -48,13 +49,13 @@ boost::asio::awaitable<bool> AuthzChecker::check(const std::optional<Principal>&
     throw ApiError(ErrorKind::unavailable, "authorization service unavailable");
   }
   // Past open_until_ one call goes through as the probe; its outcome closes or reopens.
-  const auto zedtoken = check_zedtoken(op, task);
+  const auto zedtoken = check_zedtoken(op, task, settings_.reads);
   const auto started = std::chrono::steady_clock::now();
   std::string exception_class;
   std::optional<bool> allowed;
   try {
-    auto res = co_await client_.post_json("/v1/authz/check", check_request_body(principal, op, task), headers_,
-                                          settings_.timeout);
+    auto res = co_await client_.post_json("/v1/authz/check", check_request_body(principal, op, task, settings_.reads),
+                                          headers_, settings_.timeout);
     if (res.status == 200) {
       allowed = true;
     } else if (res.status == 403) {

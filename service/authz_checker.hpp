@@ -20,7 +20,8 @@ namespace fgac::api {
 struct CheckerSettings {
   std::chrono::milliseconds timeout{1000};
   std::optional<std::string> service_token;  // AUTHZ_SERVICE_TOKEN, as the worker sends it
-  int breaker_failures = 5;                  // consecutive failures that open the breaker
+  ReadConsistency reads = ReadConsistency::at_least_as_fresh;
+  int breaker_failures = 5;  // consecutive failures that open the breaker
   std::chrono::milliseconds breaker_open{1000};
 };
 
@@ -53,6 +54,7 @@ class AuthzChecker {
 
 // The /v1/authz/check body: the caller's credential-free principal, the task,
 // the operation and (a read) the task's zedtoken.
-std::string check_request_body(const std::optional<Principal>& principal, Operation op, const TaskFacts& task);
+std::string check_request_body(const std::optional<Principal>& principal, Operation op, const TaskFacts& task,
+                               ReadConsistency reads = ReadConsistency::at_least_as_fresh);
 
 }  // namespace fgac::api

@@ -114,6 +114,9 @@ ApiConfig load_api_config(const EnvSource& env, std::vector<EnvVar>* declared) {
                        "enforce: lists by the creator column, or lookup (LookupResources + own pending)");
   c.list_lookup_limit = static_cast<int>(r.integer("API_LIST_LOOKUP_LIMIT", 1000, 1, 1000,
                                                    "lookup list mode: most task ids one lookup answers (more: 503)"));
+  c.checker.reads = one_of(r, "FGAC_TASKS_READ_CONSISTENCY", "at_least_as_fresh", parse_read_consistency,
+                           "at_least_as_fresh or fully_consistent",
+                           "reads checked at least as fresh as the task's register, or fully consistent");
   c.checker.timeout = r.millis("API_AUTHZ_CHECK_TIMEOUT_MS", milliseconds(1000), milliseconds(10), milliseconds(60000),
                                "deadline for one /v1/authz/check (then 503, fail closed)");
   c.checker.service_token =

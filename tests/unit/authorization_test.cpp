@@ -95,6 +95,9 @@ TEST_CASE("authorization: a read is at least as fresh as the register, every oth
   const auto task = task_by("user-alice", std::nullopt, true);
   CHECK(check_zedtoken(Operation::read, task) == "zt");
   for (auto op : {Operation::update, Operation::cancel, Operation::delete_}) CHECK_FALSE(check_zedtoken(op, task));
+  CHECK_FALSE(check_zedtoken(Operation::read, task, ReadConsistency::fully_consistent));
+  CHECK(parse_read_consistency("fully_consistent") == ReadConsistency::fully_consistent);
+  CHECK_FALSE(parse_read_consistency("strong"));
   CHECK(consistency_name(std::string("zt")) == "at_least_as_fresh");
   CHECK(consistency_name(std::nullopt) == "fully_consistent");
   auto body = nlohmann::json::parse(check_request_body(user("user-alice"), Operation::read, task));

@@ -179,6 +179,32 @@ TEST_CASE(
   CHECK(api.call("GET", "/tasks/" + id, "", {}, kBob).status == 200);
 }
 
+TEST_CASE("enforce, FGAC_TASKS_READ_CONSISTENCY=fully_consistent: a revoke or a grant shows on the very next read") {
+  OutboxHarness h;
+  auto options = enforcing(h, fgac::api::EnforceMode::enforce);
+  options.configure = [](fgac::api::ApiConfig& c) {
+    c.enforce = fgac::api::EnforceMode::enforce;
+    c.checker.timeout = kTestCheckTimeout;
+    c.checker.reads = fgac::api::ReadConsistency::fully_consistent;
+  };
+  ApiFixture api(options);
+  api.agent("enf-consistent");
+  const auto id = create(api, "enf-consistent", "consistent-1");
+  {
+    auto worker = h.start_worker("w-consistent");
+    REQUIRE(h.drained(seconds(30)));
+  }
+  REQUIRE(api.call("GET", "/tasks/" + id, "", {}, kAlice).status == 200);
+  CHECK(checks_of(h, id).back()["consistency"] == "fully_consistent");
+  relationship(h.authz(), "POST", id, "editor", "user-bob");
+  CHECK(api.call("GET", "/tasks/" + id, "", {}, kBob).status == 200);
+  relationship(h.authz(), "DELETE", id, "owner", "user-alice");
+  const auto random = api.call("GET", kRandomTask, "", {}, kAlice);
+  const auto revoked = api.call("GET", "/tasks/" + id, "", {}, kAlice);
+  CHECK(revoked.status == 404);
+  CHECK(revoked.body == random.body);
+}
+
 TEST_CASE("enforce: lists hold exactly the caller's tasks, pending ones included, and page exactly") {
   OutboxHarness h;
   ApiFixture api(enforcing(h, fgac::api::EnforceMode::enforce));
