@@ -38,20 +38,9 @@ T one_of(EnvReader& r, const char* name, const char* fallback, std::optional<T> 
   return *parse(fallback);
 }
 
-}  // namespace
-
-ApiConfig load_api_config(const EnvSource& env, std::vector<EnvVar>* declared) {
+// The API's listener, its monitor, body and JSON limits and shutdown grace.
+void read_http(EnvReader& r, ApiConfig& c) {
   using std::chrono::milliseconds;
-  EnvReader r(env);
-  ApiConfig c;
-  c.database.url = r.required_str("DATABASE_URL", "libpq URI");
-  c.database.pool_size = static_cast<std::size_t>(
-      r.integer("API_DB_POOL_SIZE", 8, 1, 256, "database connections (and the threads that use them)"));
-  c.database.application_name = "task-api";
-  c.database.statements = read_statement_mode(r);
-  c.database.queue_timeout = r.millis("API_DB_QUEUE_TIMEOUT_MS", milliseconds(2000), milliseconds(10),
-                                      milliseconds(600000), "longest a request waits for a database connection");
-
   c.http.name = "api";
   c.http.address = r.str("API_ADDR", "0.0.0.0", "listen address");
   c.http.port = r.port("API_PORT", 8080, "listen port");
@@ -75,9 +64,11 @@ ApiConfig load_api_config(const EnvSource& env, std::vector<EnvVar>* declared) {
   c.monitor.address = r.str("MONITOR_ADDR", "0.0.0.0", "monitor listen address");
   c.monitor.port = r.port("API_MONITOR_PORT", 8081, "monitor port: /healthz, /readyz, /metrics");
   c.monitor.max_connections = 64;
+}
 
-  c.dual_write = r.boolean("FGAC_TASKS_DUAL_WRITE", false, "write outbox rows on create and delete");
-  const bool auth_disabled = r.boolean("AUTH_DISABLED", false, "development only: no authn, no principal");
+// AGENTEX_AUTH_URL and the authn call (unset with AUTH_DISABLED=true).
+void read_authn(EnvReader& r, bool auth_disabled, ApiConfig& c) {
+  using std::chrono::milliseconds;
   const auto auth_url = r.optional_str("AGENTEX_AUTH_URL", "base URL of the authn/authz service");
   // Read whether or not authn is on, so that each is a known variable either way.
   AuthnSettings a;
@@ -103,7 +94,11 @@ ApiConfig load_api_config(const EnvSource& env, std::vector<EnvVar>* declared) {
   } else if (!auth_disabled) {
     r.fail("AGENTEX_AUTH_URL is required (set AUTH_DISABLED=true only for development)");
   }
+}
 
+// FGAC_TASKS_ENFORCE and what it needs: the check client, list mode, shadow bound.
+void read_enforcement(EnvReader& r, bool auth_disabled, ApiConfig& c) {
+  using std::chrono::milliseconds;
   c.enforce = one_of(r, "FGAC_TASKS_ENFORCE", "off", parse_enforce_mode, "off, shadow or enforce",
                      "per-task authorization: off (no checks), shadow (decide, count, deny nothing), enforce");
   if (c.enforce != EnforceMode::off && auth_disabled) {
@@ -123,6 +118,28 @@ ApiConfig load_api_config(const EnvSource& env, std::vector<EnvVar>* declared) {
       r.optional_str("AUTHZ_SERVICE_TOKEN", "sent as Authorization: Bearer; never logged or stored");
   c.shadow_max_in_flight = static_cast<std::size_t>(
       r.integer("API_SHADOW_MAX_IN_FLIGHT", 32, 1, 100000, "shadow decisions computed at once; more are dropped"));
+}
+
+}  // namespace
+
+ApiConfig load_api_config(const EnvSource& env, std::vector<EnvVar>* declared) {
+  using std::chrono::milliseconds;
+  EnvReader r(env);
+  ApiConfig c;
+  c.database.url = r.required_str("DATABASE_URL", "libpq URI");
+  c.database.pool_size = static_cast<std::size_t>(
+      r.integer("API_DB_POOL_SIZE", 8, 1, 256, "database connections (and the threads that use them)"));
+  c.database.application_name = "task-api";
+  c.database.statements = read_statement_mode(r);
+  c.database.queue_timeout = r.millis("API_DB_QUEUE_TIMEOUT_MS", milliseconds(2000), milliseconds(10),
+                                      milliseconds(600000), "longest a request waits for a database connection");
+
+  read_http(r, c);
+
+  c.dual_write = r.boolean("FGAC_TASKS_DUAL_WRITE", false, "write outbox rows on create and delete");
+  const bool auth_disabled = r.boolean("AUTH_DISABLED", false, "development only: no authn, no principal");
+  read_authn(r, auth_disabled, c);
+  read_enforcement(r, auth_disabled, c);
 
   try {
     c.log_level = log::parse_level(r.str("LOG_LEVEL", "info", "debug, info, warn or error"));
