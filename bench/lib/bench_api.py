@@ -6,7 +6,7 @@ import os
 import report
 import workload
 from load import pgbench, wrk
-from stack import DEV_TOKEN, AuthzServer, Postgres, TaskApi, cpu_seconds, mem_kib, migrate
+from stack import DEV_TOKEN, AuthzServer, PgBouncer, Postgres, TaskApi, cpu_seconds, mem_kib, migrate
 
 CONCURRENCIES = (1, 16, 64)
 WARMUP_S = 3
@@ -21,6 +21,34 @@ def settings():
     return {"seconds_per_run": int(os.environ.get("BENCH_DURATION", "15")), "concurrency": list(CONCURRENCIES),
             "api_env": "FGAC_TASKS_DUAL_WRITE=true, other settings default (API_DB_POOL_SIZE=8)",
             "worker_running": False}
+
+
+PGBOUNCER_CONCURRENCY = 16
+
+
+def pgbouncer_run(pg, authz, seconds, direct):
+    """The same creates through PgBouncer in transaction mode (DATABASE_STATEMENTS=unnamed, the session
+    settings on the database as README's Deploying says), beside the direct run at the same concurrency."""
+    pg.sql("ALTER DATABASE postgres SET statement_timeout = '5s'")
+    pg.sql("ALTER DATABASE postgres SET fgac.outbox_notify = 'deferred'")
+    bouncer = PgBouncer(pg)
+    api = TaskApi(pg, authz, dual_write=True, name="task-api-pgbouncer",
+                  extra_env={"DATABASE_URL": bouncer.url, "DATABASE_STATEMENTS": "unnamed"})
+    try:
+        c = PGBOUNCER_CONCURRENCY
+        wrk(api.port, "create_task.lua", [workload.AGENT_NAME, DEV_TOKEN, "pgb-warm"], c, WARMUP_S, "/tasks")
+        pg.sql("CHECKPOINT")
+        r = wrk(api.port, "create_task.lua", [workload.AGENT_NAME, DEV_TOKEN, "pgb"], c, seconds, "/tasks")
+    finally:
+        api.stop()
+        bouncer.stop()
+        pg.sql("ALTER DATABASE postgres RESET statement_timeout")
+        pg.sql("ALTER DATABASE postgres RESET fgac.outbox_notify")
+    a = direct["api"]
+    print(f"  via PgBouncer (transaction mode, DATABASE_STATEMENTS=unnamed) c={c}: {r['rate_per_s']}/s "
+          f"p50 {r['p50_ms']} ms p99 {r['p99_ms']} ms, {r['error_count']} errors; direct (prepared) "
+          f"{a['rate_per_s']}/s p50 {a['p50_ms']} ms p99 {a['p99_ms']} ms; ratio {round(r['rate_per_s'] / a['rate_per_s'], 3)}")
+    return {"concurrency": c, "pgbouncer": r, "direct": a, "rate_ratio": round(r["rate_per_s"] / a["rate_per_s"], 3)}
 
 
 def run():
@@ -57,9 +85,10 @@ def run():
         print(f"  c={c}: api {a['rate_per_s']}/s p50 {a['p50_ms']} ms p99 {a['p99_ms']} ms; "
               f"pgbench {b['rate_per_s']}/s p50 {b['p50_ms']} ms p99 {b['p99_ms']} ms")
     rss_peak = round(mem_kib(api.pid, "VmHWM") / 1024, 1)
+    api.stop()
+    pooled = pgbouncer_run(pg, authz, seconds, next(r for r in rows if r["concurrency"] == PGBOUNCER_CONCURRENCY))
     tasks = int(pg.scalar("SELECT count(*) FROM tasks"))
     outbox = int(pg.scalar("SELECT count(*) FROM authz_outbox"))
-    api.stop()
     authz.stop()
     pg.destroy()
 
@@ -79,4 +108,4 @@ def run():
     report.print_targets(targets)
     return report.write_result("api-create", {**cfg, "statement": stmt["sql"], "pgbench_script": script,
                                               "pgbench_session": API_SESSION},
-                               {"runs": rows, "api_rss_peak_mib": rss_peak}, targets, cond)
+                               {"runs": rows, "api_rss_peak_mib": rss_peak, "pgbouncer": pooled}, targets, cond)

@@ -255,6 +255,41 @@ class Postgres:
             _cleanups.remove(self.destroy)
 
 
+class PgBouncer:
+    """Debian's PgBouncer in transaction mode in front of `pg` (as the postgres user when root)."""
+
+    def __init__(self, pg, pool_size=8):
+        self.dir = tempfile.mkdtemp(prefix="fgac-bench-pgbouncer-")
+        self.port = free_port()
+        with open(f"{self.dir}/pgbouncer.ini", "w") as f:
+            f.write(f"[databases]\n* = host=127.0.0.1 port={pg.port}\n[pgbouncer]\n"
+                    f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+                    f"auth_type = trust\nauth_file = {self.dir}/users.txt\npool_mode = transaction\n"
+                    f"default_pool_size = {pool_size}\nmax_client_conn = 1000\n"
+                    f"ignore_startup_parameters = extra_float_digits\n"
+                    f"logfile = {self.dir}/pgbouncer.log\n")
+        with open(f"{self.dir}/users.txt", "w") as f:
+            f.write('"postgres" ""\n')
+        argv = ["/usr/sbin/pgbouncer", f"{self.dir}/pgbouncer.ini"]
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            for path in (self.dir, f"{self.dir}/pgbouncer.ini", f"{self.dir}/users.txt"):
+                os.chown(path, pw.pw_uid, pw.pw_gid)
+            argv = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"] + argv
+        self.process = Process("pgbouncer", argv)
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        for _ in range(100):
+            r = subprocess.run([f"{PG_BIN}/psql", "-X", "-qAt", self.url, "-c", "SELECT 1"], capture_output=True)
+            if r.returncode == 0:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("pgbouncer did not start: " + self.process.tail())
+
+    def stop(self):
+        self.process.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def migrate(pg):
     r = subprocess.run([os.path.join(bin_dir(), "taskctl"), "migrate"], env={**os.environ, "DATABASE_URL": pg.url},
                        capture_output=True, text=True)
