@@ -42,83 +42,68 @@ void AuthzChecker::answered() {
   metrics_.breaker(false);
 }
 
-boost::asio::awaitable<bool> AuthzChecker::check(const std::optional<Principal>& principal, Operation op,
-                                                 const TaskFacts& task) {
+// Breaker, transport and status handling shared by check and search: the
+// service's answer, or unset (already counted against the breaker) when it
+// gave none that `acceptable` takes.
+boost::asio::awaitable<std::optional<HttpClientResponse>> AuthzChecker::post(std::string path, std::string body,
+                                                                             bool (*acceptable)(unsigned status)) {
   if (breaker_open()) {
     metrics_.check("error", "breaker_open");
-    throw ApiError(ErrorKind::unavailable, "authorization service unavailable");
+    co_return std::nullopt;
   }
   // Past open_until_ one call goes through as the probe; its outcome closes or reopens.
-  const auto zedtoken = check_zedtoken(op, task, settings_.reads);
-  const auto started = std::chrono::steady_clock::now();
-  std::string exception_class;
-  std::optional<bool> allowed;
+  std::string exception_class = "http_status";
   try {
-    auto res = co_await client_.post_json("/v1/authz/check", check_request_body(principal, op, task, settings_.reads),
-                                          headers_, settings_.timeout);
-    if (res.status == 200) {
-      allowed = true;
-    } else if (res.status == 403) {
-      allowed = false;
-    } else {
-      exception_class = "http_status";
-      log::warn("authz check failed", {{"status", res.status}, {"task_id", task.id}});
+    auto res = co_await client_.post_json(path, std::move(body), headers_, settings_.timeout);
+    if (acceptable(res.status)) {
+      answered();
+      co_return res;
     }
+    log::warn("authz call failed", {{"path", path}, {"status", res.status}});
   } catch (const boost::system::system_error& e) {
     exception_class =
         e.code() == boost::asio::error::timed_out || e.code() == boost::beast::error::timeout ? "timeout" : "network";
-    log::warn("authz check failed", {{"error", e.what()}, {"task_id", task.id}});
+    log::warn("authz call failed", {{"path", path}, {"error", e.what()}});
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  metrics_.check_duration(operation_name(op), consistency_name(zedtoken), seconds);
-  if (!allowed) {
-    failed();
-    metrics_.check("error", exception_class);
-    throw ApiError(ErrorKind::unavailable, "authorization service unavailable");
-  }
-  answered();
-  metrics_.check(*allowed ? "allowed" : "denied", "none");
-  co_return *allowed;
+  failed();
+  metrics_.check("error", exception_class);
+  co_return std::nullopt;
 }
 
-}  // namespace fgac::api
-
-namespace fgac::api {
+boost::asio::awaitable<bool> AuthzChecker::check(const std::optional<Principal>& principal, Operation op,
+                                                 const TaskFacts& task) {
+  const auto zedtoken = check_zedtoken(op, task, settings_.reads);
+  const auto started = std::chrono::steady_clock::now();
+  auto res = co_await post("/v1/authz/check", check_request_body(principal, op, task, settings_.reads),
+                           [](unsigned status) { return status == 200 || status == 403; });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  metrics_.check_duration(operation_name(op), consistency_name(zedtoken), seconds);
+  if (!res) throw ApiError(ErrorKind::unavailable, "authorization service unavailable");
+  const bool allowed = res->status == 200;
+  metrics_.check(allowed ? "allowed" : "denied", "none");
+  co_return allowed;
+}
 
 boost::asio::awaitable<AuthzChecker::Found> AuthzChecker::search(const std::optional<Principal>& principal, int limit) {
-  if (breaker_open()) {
-    metrics_.check("error", "breaker_open");
-    throw ApiError(ErrorKind::unavailable, "authorization service unavailable");
-  }
   const nlohmann::json request{
       {"principal", outbox_principal(principal)}, {"resource_type", "task"}, {"operation", "read"}, {"limit", limit}};
-  std::string exception_class = "http_status";
-  std::optional<Found> found;
-  try {
-    auto res = co_await client_.post_json("/v1/authz/search", request.dump(), headers_, settings_.timeout);
-    auto body = nlohmann::json::parse(res.body, nullptr, false);
-    if (res.status == 200 && body.is_object() && body["resource_ids"].is_array()) {
-      Found f;
-      for (const auto& id : body["resource_ids"]) {
-        if (id.is_string()) f.ids.push_back(id.get<std::string>());
-      }
-      f.truncated = body.value("truncated", false);
-      found = std::move(f);
-    } else {
-      log::warn("authz search failed", {{"status", res.status}});
+  auto res = co_await post("/v1/authz/search", request.dump(), [](unsigned status) { return status == 200; });
+  const auto body = res ? nlohmann::json::parse(res->body, nullptr, false) : nlohmann::json();
+  if (!body.is_object() || !body.contains("resource_ids") || !body["resource_ids"].is_array()) {
+    // A 200 without the answer's shape is as good as no answer.
+    if (res) {
+      failed();
+      metrics_.check("error", "http_status");
     }
-  } catch (const boost::system::system_error& e) {
-    exception_class = e.code() == boost::beast::error::timeout ? "timeout" : "network";
-    log::warn("authz search failed", {{"error", e.what()}});
-  }
-  if (!found) {
-    failed();
-    metrics_.check("error", exception_class);
     throw ApiError(ErrorKind::unavailable, "authorization service unavailable");
   }
-  answered();
+  Found found;
+  for (const auto& id : body["resource_ids"]) {
+    if (id.is_string()) found.ids.push_back(id.get<std::string>());
+  }
+  found.truncated = body.value("truncated", false);
   metrics_.check("allowed", "none");
-  co_return std::move(*found);
+  co_return found;
 }
 
 }  // namespace fgac::api

@@ -41,6 +41,8 @@ class AuthzChecker {
   [[nodiscard]] bool breaker_open() const;
 
  private:
+  boost::asio::awaitable<std::optional<HttpClientResponse>> post(std::string path, std::string body,
+                                                                 bool (*acceptable)(unsigned status));
   void failed();
   void answered();
 
