@@ -1,6 +1,9 @@
 #include "outbox/outbox.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <tuple>
+#include <unordered_set>
 
 #include "common/query.hpp"
 #include "common/text.hpp"
@@ -112,27 +115,55 @@ UPDATE authz_outbox o
 RETURNING o.resource_type, o.resource_id, o.parent_type, o.parent_id, o.principal::text AS principal, o.desired,
           o.generation, o.attempts, extract(epoch FROM o.enqueued_at)::float8 AS enqueued_at)sql"};
 
-constexpr Query kDeleteDelivered{"outbox_delete_delivered", R"sql(
-DELETE FROM authz_outbox
- WHERE resource_type = $1 AND resource_id = $2 AND generation = $3 AND leased_by = $4)sql"};
-
-// A register's completion in one statement, so in one round trip with no
-// BEGIN/COMMIT around it. The uncorrelated subquery is a one-time filter that
-// runs the task update to completion before the delete touches the outbox
-// row: the lock order stays tasks row, then outbox row. $5 is the task id
-// ($2 as a uuid), $6 the zedtoken.
-constexpr Query kCompleteRegister{"outbox_complete_register", R"sql(
-WITH synced AS (
-  UPDATE tasks SET authz_zedtoken = $6, authz_synced_at = now() WHERE id = $5::uuid RETURNING 1)
-DELETE FROM authz_outbox
- WHERE resource_type = $1 AND resource_id = $2 AND generation = $3 AND leased_by = $4
-   AND (SELECT count(*) FROM synced) >= 0)sql"};
+// Every delivery that finished within one short window, completed in one
+// statement (so one round trip and one commit, in autocommit): $1 the
+// deliveries as a JSON array of {resource_type, resource_id, generation}, $2
+// the registered tasks among them as {task_id, zedtoken}, $3 this worker.
+// Lock order as in the API's transactions, tasks rows before outbox rows:
+// `locked` takes the tasks rows in id order, and the uncorrelated subqueries
+// on `synced` are one-time filters that run the task update to completion
+// before either outbox statement touches a row. A delivery whose generation
+// moved on (the desire changed while the call was in flight) is released at
+// once rather than when its lease lapses. Returns the rows it deleted.
+constexpr Query kCompleteDeliveries{"outbox_complete_deliveries", R"sql(
+WITH done AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS d(resource_type text, resource_id text, generation bigint)),
+registered AS (
+  SELECT * FROM jsonb_to_recordset($2::jsonb) AS r(task_id uuid, zedtoken text)),
+locked AS (
+  SELECT t.id FROM tasks t WHERE t.id IN (SELECT task_id FROM registered) ORDER BY t.id FOR UPDATE),
+synced AS (
+  UPDATE tasks t SET authz_zedtoken = r.zedtoken, authz_synced_at = now()
+    FROM registered r, locked l
+   WHERE t.id = r.task_id AND l.id = t.id
+  RETURNING 1),
+released AS (
+  UPDATE authz_outbox o SET leased_until = NULL, leased_by = NULL
+    FROM done d
+   WHERE o.resource_type = d.resource_type AND o.resource_id = d.resource_id AND o.generation <> d.generation
+     AND o.leased_by = $3 AND (SELECT count(*) FROM synced) >= 0
+  RETURNING 1)
+DELETE FROM authz_outbox o
+ USING done d
+ WHERE o.resource_type = d.resource_type AND o.resource_id = d.resource_id AND o.generation = d.generation
+   AND o.leased_by = $3 AND (SELECT count(*) FROM synced) >= 0
+RETURNING o.resource_type, o.resource_id)sql"};
 
 // The desire changed while the call was in flight: free the row at once so
 // the newer desire is claimed now, not when the lease would have lapsed.
 constexpr Query kReleaseSuperseded{"outbox_release_superseded", R"sql(
 UPDATE authz_outbox SET leased_until = NULL, leased_by = NULL
  WHERE resource_type = $1 AND resource_id = $2 AND generation <> $3 AND leased_by = $4)sql"};
+
+// Claimed rows handed back undelivered (the worker's circuit breaker opened
+// while they waited for a call slot): due again at once, and the claim's
+// attempt does not count.
+constexpr Query kReleaseUndelivered{"outbox_release_undelivered", R"sql(
+UPDATE authz_outbox o
+   SET leased_until = NULL, leased_by = NULL, attempts = greatest(o.attempts - 1, 0)
+  FROM jsonb_to_recordset($1::jsonb) AS d(resource_type text, resource_id text, generation bigint)
+ WHERE o.resource_type = d.resource_type AND o.resource_id = d.resource_id AND o.generation = d.generation
+   AND o.leased_by = $2)sql"};
 
 constexpr Query kScheduleRetry{"outbox_schedule_retry", R"sql(
 UPDATE authz_outbox
@@ -192,9 +223,9 @@ constexpr Query kAll[] = {kInsertTaskAndEnqueue,
                           kFlipToAbsent,
                           kEnqueueDeregister,
                           kClaim,
-                          kDeleteDelivered,
-                          kCompleteRegister,
+                          kCompleteDeliveries,
                           kReleaseSuperseded,
+                          kReleaseUndelivered,
                           kScheduleRetry,
                           kDeadLetter,
                           kReleaseAll,
@@ -228,6 +259,15 @@ ClaimedRow claimed_row(const pqxx::row& r) {
           .generation = r["generation"].as<long long>(),
           .attempts = r["attempts"].as<long long>(),
           .enqueued_at = r["enqueued_at"].as<double>()};
+}
+
+// One outbox row's key as one string (a resource type holds no control characters).
+std::string row_key(std::string_view resource_type, std::string_view resource_id) {
+  std::string key;
+  key.reserve(resource_type.size() + 1 + resource_id.size());
+  key.append(resource_type).push_back('\x1f');
+  key.append(resource_id);
+  return key;
 }
 
 DeadLetter dead_letter_row(const pqxx::row& r) {
@@ -314,24 +354,53 @@ void WorkerOutbox::release_superseded(pqxx::transaction_base& tx, const ClaimedR
   exec(tx, kReleaseSuperseded, row.resource_type, row.resource_id, row.generation, worker_id_);
 }
 
+std::vector<bool> WorkerOutbox::complete(pqxx::connection& conn, std::span<const Delivered> deliveries) const {
+  // Sorted, so that two batches touching the same rows would lock them in the same order.
+  std::vector<const Delivered*> sorted;
+  sorted.reserve(deliveries.size());
+  for (const auto& d : deliveries) sorted.push_back(&d);
+  std::sort(sorted.begin(), sorted.end(), [](const Delivered* a, const Delivered* b) {
+    return std::tie(a->row->resource_type, a->row->resource_id) < std::tie(b->row->resource_type, b->row->resource_id);
+  });
+  auto done = nlohmann::json::array();
+  auto registered = nlohmann::json::array();
+  for (const Delivered* d : sorted) {
+    const ClaimedRow& row = *d->row;
+    done.push_back(
+        {{"resource_type", row.resource_type}, {"resource_id", row.resource_id}, {"generation", row.generation}});
+    // A malformed id names no task; it must not make the completion fail forever.
+    if (row.op == Op::register_ && row.resource_type == "task" && is_uuid(row.resource_id)) {
+      registered.push_back({{"task_id", row.resource_id},
+                            {"zedtoken", d->zedtoken ? nlohmann::json(*d->zedtoken) : nlohmann::json(nullptr)}});
+    }
+  }
+  // One statement in autocommit: one round trip and one commit for the whole batch.
+  pqxx::nontransaction tx(conn);
+  const auto deleted = exec(tx, kCompleteDeliveries, done.dump(), registered.dump(), worker_id_);
+  std::unordered_set<std::string> deleted_keys;
+  for (const auto& r : deleted) deleted_keys.insert(row_key(r["resource_type"].c_str(), r["resource_id"].c_str()));
+  std::vector<bool> applied(deliveries.size(), false);
+  for (std::size_t i = 0; i < deliveries.size(); ++i) {
+    const ClaimedRow& row = *deliveries[i].row;
+    applied[i] = deleted_keys.contains(row_key(row.resource_type, row.resource_id));
+  }
+  return applied;
+}
+
 bool WorkerOutbox::complete(pqxx::connection& conn, const ClaimedRow& row,
                             const std::optional<std::string>& zedtoken) const {
-  // One statement in autocommit: one round trip per delivery, where BEGIN,
-  // task update, delete and COMMIT took four and dominated the worker's CPU.
-  pqxx::nontransaction tx(conn);
-  pqxx::result deleted;
-  // A malformed id names no task; it must not make the completion fail forever.
-  if (row.op == Op::register_ && row.resource_type == "task" && is_uuid(row.resource_id)) {
-    deleted = exec(tx, kCompleteRegister, row.resource_type, row.resource_id, row.generation, worker_id_,
-                   row.resource_id, nullable(zedtoken));
-  } else {
-    deleted = exec(tx, kDeleteDelivered, row.resource_type, row.resource_id, row.generation, worker_id_);
+  const Delivered one{.row = &row, .zedtoken = zedtoken};
+  return complete(conn, std::span<const Delivered>(&one, 1)).front();
+}
+
+long long WorkerOutbox::release_undelivered(pqxx::connection& conn, std::span<const ClaimedRow> rows) const {
+  auto items = nlohmann::json::array();
+  for (const auto& row : rows) {
+    items.push_back(
+        {{"resource_type", row.resource_type}, {"resource_id", row.resource_id}, {"generation", row.generation}});
   }
-  if (deleted.affected_rows() == 1) return true;
-  // The guarded release needs no transaction with the delete: it only frees a
-  // row whose generation moved on and that this worker still holds.
-  release_superseded(tx, row);
-  return false;
+  pqxx::nontransaction tx(conn);
+  return static_cast<long long>(exec(tx, kReleaseUndelivered, items.dump(), worker_id_).affected_rows());
 }
 
 bool WorkerOutbox::retry(pqxx::connection& conn, const ClaimedRow& row, std::chrono::milliseconds delay,

@@ -17,8 +17,11 @@
 //                  -> leased_until, leased_by, sent=true, attempts+1
 //   complete     WorkerOutbox::complete: delete WHERE generation = g AND
 //                leased_by = me; a register also writes zedtoken and
-//                authz_synced_at on the task, task row first (the delete's
-//                lock order, so the two never deadlock)
+//                authz_synced_at on the task, task rows first and in id
+//                order (the delete's lock order, so the two never deadlock);
+//                any number of deliveries in one statement
+//   hand back    WorkerOutbox::release_undelivered: claimed rows never
+//                called (the breaker opened) -> unleased, attempts-1
 //   retry        WorkerOutbox::retry: unleased, next_attempt_at = now()+backoff
 //   dead-letter  WorkerOutbox::dead_letter: dead_at set, unleased
 //   release      WorkerOutbox (guard missed: the generation moved on while the
@@ -43,6 +46,7 @@
 #include <chrono>
 #include <optional>
 #include <pqxx/pqxx>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -133,6 +137,13 @@ struct Gauges {
   double oldest_pending_age_seconds = 0;
 };
 
+// A finished delivery to record: the claimed row and, for a register, the
+// zedtoken its answer carried.
+struct Delivered {
+  const ClaimedRow* row = nullptr;
+  std::optional<std::string> zedtoken;
+};
+
 // Every completion is guarded by the claimed generation and this worker's id;
 // each returns true when it applied, false when the desire changed meanwhile
 // (the row is then released at once) or another worker holds the row.
@@ -141,10 +152,16 @@ class WorkerOutbox {
   explicit WorkerOutbox(std::string worker_id) : worker_id_(std::move(worker_id)) {}
 
   std::vector<ClaimedRow> claim(pqxx::connection& conn, long long limit, std::chrono::milliseconds lease) const;
+  // Completes every delivery in one statement and one commit; result i says
+  // whether deliveries[i] applied.
+  std::vector<bool> complete(pqxx::connection& conn, std::span<const Delivered> deliveries) const;
   bool complete(pqxx::connection& conn, const ClaimedRow& row, const std::optional<std::string>& zedtoken) const;
   bool retry(pqxx::connection& conn, const ClaimedRow& row, std::chrono::milliseconds delay,
              const Failure& failure) const;
   bool dead_letter(pqxx::connection& conn, const ClaimedRow& row, const Failure& failure) const;
+  // Hands claimed rows back undelivered, due at once, their claim not counted
+  // as an attempt. Returns how many it released.
+  long long release_undelivered(pqxx::connection& conn, std::span<const ClaimedRow> rows) const;
   // Releases every lease this worker still holds (shutdown).
   long long release_all(pqxx::connection& conn) const;
   static Gauges gauges(pqxx::connection& conn);

@@ -5,12 +5,16 @@
 #pragma once
 
 #include <chrono>
+#include <exception>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/asio.hpp"
 #include "common/pg_pool.hpp"
 #include "outbox/outbox.hpp"
+#include "outbox_worker/worker_metrics.hpp"
 
 namespace fgac::worker {
 
@@ -27,9 +31,20 @@ class Completion {
   virtual boost::asio::awaitable<bool> dead_letter(const outbox::ClaimedRow& row, const outbox::Failure& failure) = 0;
 };
 
+// Runs the outbox module's guarded statements on the worker's pool.
+// Completions, the hot path, are group-committed: every complete() that
+// arrives while a batch is being written joins the next one (at most
+// `max_batch`), so at low load a completion is written alone on the next turn
+// of the loop, and under load one statement and one commit carry all that
+// finished meanwhile. A batch that fails is written again one row at a time,
+// so that a bad row fails only its own delivery. Retries and dead letters
+// (rare, and already paced by backoff and the breaker) are one statement each.
 class PgCompletion final : public Completion {
  public:
-  PgCompletion(PgPool& pool, const outbox::WorkerOutbox& outbox) : pool_(pool), outbox_(outbox) {}
+  static constexpr std::size_t kDefaultMaxBatch = 500;
+
+  PgCompletion(boost::asio::io_context& ioc, PgPool& pool, const outbox::WorkerOutbox& outbox, WorkerMetrics& metrics,
+               std::size_t max_batch = kDefaultMaxBatch);
 
   boost::asio::awaitable<bool> complete(const outbox::ClaimedRow& row,
                                         const std::optional<std::string>& zedtoken) override;
@@ -38,8 +53,23 @@ class PgCompletion final : public Completion {
   boost::asio::awaitable<bool> dead_letter(const outbox::ClaimedRow& row, const outbox::Failure& failure) override;
 
  private:
+  struct Waiting;
+  using Batch = std::vector<std::shared_ptr<Waiting>>;
+  struct Outcome {
+    bool applied = false;
+    std::exception_ptr error;
+  };
+  boost::asio::awaitable<void> write_batches();
+  boost::asio::awaitable<void> write(const Batch& batch);
+  boost::asio::awaitable<std::vector<Outcome>> write_one_by_one(const std::vector<outbox::Delivered>& items);
+
+  boost::asio::io_context& ioc_;
   PgPool& pool_;
   const outbox::WorkerOutbox& outbox_;
+  WorkerMetrics& metrics_;
+  std::size_t max_batch_;
+  Batch queue_;
+  bool writing_ = false;
 };
 
 }  // namespace fgac::worker

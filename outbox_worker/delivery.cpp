@@ -36,13 +36,15 @@ std::chrono::milliseconds Delivery::call_timeout(SteadyClock::time_point lease_e
   return std::min(settings_.request_timeout, std::max(budget, std::chrono::milliseconds(1)));
 }
 
-asio::awaitable<DeliveryReport> Delivery::run(ClaimedRow row, SteadyClock::time_point lease_end, bool probe) {
+asio::awaitable<DeliveryReport> Delivery::run(ClaimedRow row, SteadyClock::time_point lease_end, bool probe,
+                                              Answered answered) {
   metrics_.attempt(row.op);
   const auto started = now_();
   const CallResult result = co_await port_.deliver(row, call_timeout(lease_end));
   metrics_.request_duration(row.op, std::chrono::duration<double>(now_() - started).count());
   const Outcome outcome = classify(row.op, result.status);
   DeliveryReport report{.breaker_moved = feed_breaker(outcome, probe)};
+  if (answered) answered();
   if (now_() > lease_end - settings_.lease_safety_margin) {
     log::warn("abandoned a call that outlived its lease budget",
               {{"resource_id", row.resource_id}, {"op", op_name(row.op)}});

@@ -32,6 +32,9 @@ namespace fgac::worker {
 using SteadyClock = std::chrono::steady_clock;
 using Now = std::function<SteadyClock::time_point()>;
 using UnitRandom = std::function<double()>;  // uniform in [0, 1)
+// Called once the call's answer (or its failure) is in and has fed the
+// breaker, before the outcome is recorded: the call slot is free then.
+using Answered = std::function<void()>;
 
 struct DeliverySettings {
   std::chrono::milliseconds request_timeout{10000};
@@ -55,7 +58,8 @@ class Delivery {
 
   // `lease_end` is when the claim's lease lapses (as seen from here); `probe`
   // says the breaker let this row through as its probe.
-  boost::asio::awaitable<DeliveryReport> run(ClaimedRow row, SteadyClock::time_point lease_end, bool probe);
+  boost::asio::awaitable<DeliveryReport> run(ClaimedRow row, SteadyClock::time_point lease_end, bool probe,
+                                             Answered answered = {});
 
  private:
   [[nodiscard]] std::chrono::milliseconds call_timeout(SteadyClock::time_point lease_end) const;

@@ -30,7 +30,7 @@ OutboxWorker::OutboxWorker(asio::io_context& ioc, WorkerConfig config)
                                 .max_idle_connections = static_cast<std::size_t>(config_.concurrency),
                                 .ca_file = config_.authz_ca_file},
              config_.service_token),
-      completion_(*pool_, outbox_),
+      completion_(ioc_, *pool_, outbox_, metrics_),
       breaker_(config_.breaker),
       rng_(std::random_device{}()),
       delivery_({.request_timeout = config_.request_timeout, .retry = config_.retry}, authz_, completion_, breaker_,
@@ -40,16 +40,17 @@ OutboxWorker::OutboxWorker(asio::io_context& ioc, WorkerConfig config)
           {.concurrency = config_.concurrency,
            .batch_size = config_.batch_size,
            .lease = config_.lease,
-           .poll_interval = config_.poll_interval},
+           .poll_interval = config_.poll_interval,
+           .claim_ahead = default_claim_ahead(config_.concurrency, config_.batch_size)},
           breaker_,
           [this](long long limit) {
             return on_database<std::vector<ClaimedRow>>(
                 *pool_, [this, limit](pqxx::connection& c) { return outbox_.claim(c, limit, config_.lease); });
           },
-          [this](ClaimedRow row, SteadyClock::time_point lease_end, bool probe) {
-            return delivery_.run(std::move(row), lease_end, probe);
+          [this](ClaimedRow row, SteadyClock::time_point lease_end, bool probe, Answered answered) {
+            return delivery_.run(std::move(row), lease_end, probe, std::move(answered));
           },
-          steady_now),
+          [this](std::vector<ClaimedRow> rows) { return release_undelivered(std::move(rows)); }, steady_now),
       gauges_(
           ioc_, config_.gauge_refresh,
           [this] {
@@ -64,6 +65,12 @@ OutboxWorker::OutboxWorker(asio::io_context& ioc, WorkerConfig config)
 OutboxWorker::~OutboxWorker() {
   if (listener_) listener_->stop();
   pool_->stop();
+}
+
+asio::awaitable<void> OutboxWorker::release_undelivered(std::vector<ClaimedRow> rows) {
+  const long long released = co_await on_database<long long>(
+      *pool_, [this, &rows](pqxx::connection& c) { return outbox_.release_undelivered(c, rows); });
+  log::info("handed claimed rows back undelivered", {{"rows", released}});
 }
 
 asio::awaitable<Readiness> OutboxWorker::readiness() {

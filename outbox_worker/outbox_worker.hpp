@@ -42,6 +42,7 @@ class OutboxWorker {
 
  private:
   boost::asio::awaitable<Readiness> readiness();
+  boost::asio::awaitable<void> release_undelivered(std::vector<ClaimedRow> rows);
   boost::asio::awaitable<void> drain_and_stop(std::function<void()> done);
 
   boost::asio::io_context& ioc_;

@@ -52,6 +52,11 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
                        .Help("1 while the circuit breaker holds claims back because the authz service is unavailable")
                        .Register(registry)
                        .Add({});
+  completion_batch_ = &prometheus::BuildHistogram()
+                           .Name("task_fgac_dual_write_completion_batch_rows")
+                           .Help("Deliveries recorded per completion statement (group commit)")
+                           .Register(registry)
+                           .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 5, 10, 20, 50, 100, 200, 500});
 }
 
 void WorkerMetrics::success(Op op, double lag_seconds) {

@@ -28,6 +28,7 @@ class WorkerMetrics {
   void request_duration(Op op, double seconds) { per_op_.at(index(op)).duration->Observe(seconds); }
   void gauges(const outbox::Gauges& g);
   void breaker_open(bool open) { breaker_open_->Set(open ? 1.0 : 0.0); }
+  void completion_batch(std::size_t rows) { completion_batch_->Observe(static_cast<double>(rows)); }
 
  private:
   struct PerOp {
@@ -47,6 +48,7 @@ class WorkerMetrics {
   prometheus::Gauge* dead_;
   prometheus::Gauge* oldest_;
   prometheus::Gauge* breaker_open_;
+  prometheus::Histogram* completion_batch_;
 };
 
 }  // namespace fgac::worker

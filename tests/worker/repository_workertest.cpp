@@ -150,6 +150,49 @@ TEST_CASE("repository: a worker whose lease was taken over cannot complete, retr
   CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE leased_by = 'fast' AND dead_at IS NULL") == 1);
 }
 
+TEST_CASE("repository: one statement completes a batch, each delivery by its own claimed generation and lease") {
+  OutboxHarness h;
+  const auto agent_id = h.create_agent("agent-batch");
+  const auto first = h.create_task(agent_id);
+  const auto second = h.create_task(agent_id);
+  insert_rows(h, 3);  // r0 (its desire changes meanwhile), r1 (another worker takes it over), r2 (plain)
+  Db db(h.database_url());
+  WorkerOutbox repo("me");
+  auto rows = repo.claim(*db.conn, 10, kLease);
+  REQUIRE(rows.size() == 5);
+  h.exec("UPDATE authz_outbox SET desired = 'absent', generation = generation + 1 WHERE resource_id = 'r0'");
+  h.exec("UPDATE authz_outbox SET leased_by = 'other' WHERE resource_id = 'r1'");
+  std::vector<Delivered> batch;
+  for (const auto& row : rows) batch.push_back({.row = &row, .zedtoken = "zed-" + row.resource_id});
+  const auto applied = repo.complete(*db.conn, std::span<const Delivered>(batch));
+  REQUIRE(applied.size() == rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& id = rows[i].resource_id;
+    CAPTURE(id);
+    CHECK(applied[i] == (id != "r0" && id != "r1"));
+  }
+  CHECK(h.text("SELECT authz_zedtoken FROM tasks WHERE id = '" + first + "'") == "zed-" + first);
+  CHECK(h.text("SELECT authz_zedtoken FROM tasks WHERE id = '" + second + "'") == "zed-" + second);
+  // The superseded row is free for its newer desire at once; the other worker's row is untouched.
+  CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE resource_id = 'r0' AND leased_by IS NULL") == 1);
+  CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE resource_id = 'r1' AND leased_by = 'other'") == 1);
+  CHECK(h.scalar("SELECT count(*) FROM authz_outbox") == 2);
+}
+
+TEST_CASE("repository: rows handed back undelivered are due at once and their claim is not counted as an attempt") {
+  OutboxHarness h;
+  insert_rows(h, 3);
+  Db db(h.database_url());
+  WorkerOutbox repo("me");
+  WorkerOutbox other("other");
+  auto rows = claim_in_id_order(repo, db, 3);
+  h.exec("UPDATE authz_outbox SET generation = generation + 1 WHERE resource_id = 'r2'");  // changed meanwhile
+  CHECK(repo.release_undelivered(*db.conn, std::span<const ClaimedRow>(rows)) == 2);
+  CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE leased_by IS NULL AND attempts = 0") == 2);
+  CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE resource_id = 'r2' AND leased_by = 'me'") == 1);
+  CHECK(ids_of(other.claim(*db.conn, 10, kLease)) == std::vector<std::string>{"r0", "r1"});
+}
+
 TEST_CASE("repository: a retry reschedules with the reason kept; a dead letter keeps status and message") {
   OutboxHarness h;
   insert_rows(h, 2);
