@@ -167,4 +167,9 @@ TEST_CASE("worker: drains a backlog of 2,000 registers with the default concurre
   CHECK(h.scalar("SELECT count(*) FROM tasks WHERE authz_synced_at IS NULL") == 0);
   CHECK(worker->metric("task_fgac_dual_write_success_total", {R"(op="register")"}) == kRows);
   CHECK(worker->metric("task_fgac_dual_write_retries_total") == 0);
+  // Group commit: deliveries that finished together shared one completion statement.
+  const double statements = worker->metric("task_fgac_dual_write_completion_batch_rows_count");
+  CHECK(worker->metric("task_fgac_dual_write_completion_batch_rows_sum") == kRows);
+  CHECK(statements < kRows / 2.0);
+  MESSAGE("completion statements: " << statements << " (" << kRows / statements << " deliveries each)");
 }
