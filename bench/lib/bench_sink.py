@@ -56,6 +56,13 @@ def loadavg():
         return f.read().split()[:3]
 
 
+def commit_counters(pg):
+    """Commits in this database and WAL flushes (count, ms spent in them) since the stats were reset."""
+    row = pg.sql("SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()),"
+                 " wal_sync, wal_sync_time FROM pg_stat_wal")[0]
+    return {"commits": int(row[0]), "wal_syncs": int(row[1]), "wal_sync_ms": float(row[2])}
+
+
 def sample(t0, pg, worker, sink):
     s = sink.stats()
     return {"t": time.time() - t0, "calls": sum(s["calls"].values()), "rejected": s["rejected"],
@@ -80,11 +87,12 @@ def window(samples, rows, max_seconds):
     return start, end
 
 
-def verdict(ratio, shares, cores, sink_threads):
+def verdict(ratio, shares, cores, sink_threads, wal_busy):
     """Which resource bound the run, from the window's CPU shares (cores used)."""
     if ratio >= LITTLE_RATIO:
         return "latency (Little's law)"
-    if shares["machine"] >= SATURATED * cores:
+    # Niced work (another user's build) yields its core to ours: not counted as taking it.
+    if shares["machine"] - shares["niced"] >= SATURATED * cores:
         biggest = max(("worker", "postgres", "sink", "other"), key=lambda k: shares[k])
         return f"the machine's {cores} cores (largest share: {biggest} {shares[biggest]:.2f})"
     if shares["worker_io_thread"] >= SATURATED:
@@ -93,6 +101,8 @@ def verdict(ratio, shares, cores, sink_threads):
         return "Postgres CPU (one process)"
     if shares["sink"] >= SATURATED * sink_threads:
         return "the sink (raise --threads)"
+    if wal_busy >= SATURATED:
+        return f"Postgres WAL flushes (an fsync in progress {wal_busy:.0%} of the run)"
     return "no CPU saturated: waits (the worker's claim/complete round trips, Postgres commits)"
 
 
@@ -102,6 +112,7 @@ def run_once(pg, sink, in_flight, rows, latency_ms, max_seconds, cores):
     workload.fill_outbox(pg, rows, agent_id)
     sink.reset()
     load = loadavg()
+    commits0 = commit_counters(pg)
     t0 = time.time()
     worker = OutboxWorker(pg, sink.url, concurrency=in_flight, extra_env=worker_env(in_flight),
                           name=f"outbox-worker-sink-{in_flight}")
@@ -123,6 +134,8 @@ def run_once(pg, sink, in_flight, rows, latency_ms, max_seconds, cores):
     worker_cpu_life = cpu_seconds(worker.pid)
     peak_waiting = sink.stats()["peak_waiting"]
     worker.stop()
+    run_s = time.time() - t0
+    commits1 = commit_counters(pg)
     db_delivered = int(pg.scalar("SELECT count(*) FROM tasks WHERE authz_synced_at IS NOT NULL"))
 
     start, end = window(samples, rows, max_seconds)
@@ -137,13 +150,19 @@ def run_once(pg, sink, in_flight, rows, latency_ms, max_seconds, cores):
     shares = {"worker": (end["worker_cpu"] - start["worker_cpu"]) / dt,
               "worker_io_thread": (end["worker_io_cpu"] - start["worker_io_cpu"]) / dt,
               "postgres": (end["pg_cpu"] - start["pg_cpu"]) / dt, "postgres_busiest": busiest_pg / dt,
-              "sink": (end["sink_cpu"] - start["sink_cpu"]) / dt, "machine": (end["machine"] - start["machine"]) / dt}
+              "sink": (end["sink_cpu"] - start["sink_cpu"]) / dt, "machine": (end["machine"][0] - start["machine"][0]) / dt,
+              "niced": (end["machine"][1] - start["machine"][1]) / dt}
+    # Everything else on the machine (the harness, other users), niced work included.
     shares["other"] = max(0.0, shares["machine"] - shares["worker"] - shares["postgres"] - shares["sink"])
     ratio = rate / limit
+    wal_busy = (commits1["wal_sync_ms"] - commits0["wal_sync_ms"]) / 1000 / run_s
+    per_delivery = {k: round((commits1[k] - commits0[k]) / max(db_delivered, 1), 2) for k in ("commits", "wal_syncs")}
     out = {"in_flight": in_flight, "rows": rows, "worker_env": worker_env(in_flight), "load_average_at_start": load,
            "window_s": [round(start["t"], 2), round(end["t"], 2)], "window_calls": calls,
            "rate_per_s": round(rate, 1), "little_limit_per_s": round(limit, 1), "ratio": round(ratio, 3),
            "mean_in_flight_at_sink": round(rate * latency_ms / 1000, 1), "peak_waiting_at_sink": peak_waiting,
+           # Little's law per slot: each delivery holds a slot this long, of which latency_ms at the sink.
+           "slot_ms_per_delivery": round(in_flight / rate * 1000, 1),
            "worker_cpu_s_per_1000": round((end["worker_cpu"] - start["worker_cpu"]) / calls * 1000, 3),
            "worker_cpu_s_per_1000_whole_life": round(worker_cpu_life / max(end["calls"], 1) * 1000, 3),
            "postgres_cpu_s_per_1000": round((end["pg_cpu"] - start["pg_cpu"]) / calls * 1000, 3),
@@ -151,7 +170,9 @@ def run_once(pg, sink, in_flight, rows, latency_ms, max_seconds, cores):
            "worker_rss_peak_mib": rss_peak_mib, "sink_rss_peak_mib": sink.rss_peak_mib(),
            "cores_used": {k: round(v, 2) for k, v in shares.items()},
            "answered": samples[-1]["calls"], "db_delivered": db_delivered, "rejected": samples[-1]["rejected"],
-           "bound_by": verdict(ratio, shares, cores, sink.threads)}
+           "commits_per_delivery": per_delivery["commits"], "wal_syncs_per_delivery": per_delivery["wal_syncs"],
+           "wal_sync_busy_fraction": round(wal_busy, 3),
+           "bound_by": verdict(ratio, shares, cores, sink.threads, wal_busy)}
     if shares["sink"] >= SINK_NEAR_LIMIT * sink.threads:
         print(f"  warning: the sink used {shares['sink']:.2f} of its {sink.threads} threads' cores")
     return out
@@ -170,6 +191,9 @@ def run():
           f"{cfg['max_seconds']} s; CPU from /proc (clock tick {1 / CLK_TCK:.2f} s)")
     pg = Postgres(report.PG_SETTINGS)
     migrate(pg)
+    # The time spent in WAL fsyncs (pg_stat_wal.wal_sync_time): is one flush at a time the limit?
+    pg.sql("ALTER SYSTEM SET track_wal_io_timing = on")
+    pg.sql("SELECT pg_reload_conf()")
     sink = Sink(cfg["latency_ms"], threads=SINK_THREADS, service_token=SERVICE_TOKEN)
     runs = []
     for c in IN_FLIGHT:
@@ -177,10 +201,15 @@ def run():
         runs.append(r)
         u = r["cores_used"]
         print(f"  {c} in flight ({r['rows']} rows, load {' '.join(r['load_average_at_start'])}): "
-              f"{r['rate_per_s']}/s = {r['ratio']:.2f} x {c}/{cfg['latency_ms']} ms ({r['little_limit_per_s']:.0f}/s); "
+              f"{r['rate_per_s']}/s = {r['ratio']:.2f} x {c}/{cfg['latency_ms']} ms ({r['little_limit_per_s']:.0f}/s), "
+              f"a slot held {r['slot_ms_per_delivery']} ms per delivery, at most {r['peak_waiting_at_sink']} calls "
+              f"waiting at the sink; "
               f"cores: worker {u['worker']:.2f} (I/O thread {u['worker_io_thread']:.2f}), postgres {u['postgres']:.2f} "
-              f"(busiest {u['postgres_busiest']:.2f}), sink {u['sink']:.2f}, other {u['other']:.2f}, "
-              f"machine {u['machine']:.2f}/{cores}; bound by {r['bound_by']}")
+              f"(busiest {u['postgres_busiest']:.2f}), sink {u['sink']:.2f}, other {u['other']:.2f} "
+              f"(niced {u['niced']:.2f}), "
+              f"machine {u['machine']:.2f}/{cores}; {r['commits_per_delivery']} commits and {r['wal_syncs_per_delivery']} "
+              f"WAL fsyncs per delivery, an fsync in progress {r['wal_sync_busy_fraction']:.0%} of the time; "
+              f"bound by {r['bound_by']}")
     sink.stop()
     pg.destroy()
 

@@ -115,12 +115,14 @@ def children_cpu_by_pid(parent_pid):
 
 
 def machine_busy_seconds():
-    """CPU seconds all cores spent busy (not idle, not iowait) since boot, from /proc/stat."""
+    """(busy, niced): CPU seconds all cores spent busy (not idle, not iowait)
+    since boot, and the part of it at a positive nice value (work that yields
+    to ours), from /proc/stat."""
     with open("/proc/stat") as f:
         ticks = [int(x) for x in f.readline().split()[1:]]
     idle = ticks[3] + ticks[4]
     # guest and guest_nice are already counted in user and nice.
-    return (sum(ticks[:8]) - idle) / CLK_TCK
+    return (sum(ticks[:8]) - idle) / CLK_TCK, ticks[1] / CLK_TCK
 
 
 class Usage:
