@@ -2,7 +2,7 @@
 
 import sys
 
-BENCHMARKS = ("api-create", "api-read", "worker-drain", "steady-lag", "peer", "outage", "profile")
+BENCHMARKS = ("api-create", "api-read", "worker-drain", "worker-sink", "steady-lag", "peer", "outage", "profile")
 
 
 def run(name):
@@ -15,6 +15,9 @@ def run(name):
     if name == "worker-drain":
         import bench_worker
         return bench_worker.run_drain()
+    if name == "worker-sink":
+        import bench_sink
+        return bench_sink.run()
     if name == "steady-lag":
         import bench_worker
         return bench_worker.run_steady()

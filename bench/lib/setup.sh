@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the benchmarks need beyond scripts/test's packages (wrk,
 # valgrind, strace, the peer job queue) and builds the binaries they measure into
-# build-bench/ (RelWithDebInfo: optimised, with symbols for the profiles).
+# build-bench/ (RelWithDebInfo: optimised, with symbols for the profiles),
+# with authz-sink (FGAC_BENCH_TOOLS) for bench/worker-sink.
 # Idempotent: a second run installs nothing and rebuilds only what changed.
 # BENCH_BIN_DIR=/path/to/bin skips the build and measures those binaries.
 set -euo pipefail
@@ -29,6 +30,6 @@ if [[ -z "${BENCH_BIN_DIR:-}" ]]; then
   # Warnings are not errors here: GCC 12 at -O2/-O3 reports a false -Wrestrict in libstdc++ code.
   say "building build-bench (RelWithDebInfo)"
   cmake -S "$REPO_DIR" -B "$REPO_DIR/build-bench" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFGAC_BUILD_TESTS=OFF \
-    -DFGAC_WERROR=OFF >/dev/null
-  cmake --build "$REPO_DIR/build-bench" -j "$JOBS" --target task-api outbox-worker taskctl
+    -DFGAC_WERROR=OFF -DFGAC_BENCH_TOOLS=ON >/dev/null
+  cmake --build "$REPO_DIR/build-bench" -j "$JOBS" --target task-api outbox-worker taskctl authz-sink
 fi

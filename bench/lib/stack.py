@@ -91,6 +91,40 @@ def children_cpu_seconds(parent_pid):
     return total
 
 
+def thread_cpu_seconds(pid, tid):
+    """User + system CPU seconds of one thread of a process."""
+    with open(f"/proc/{pid}/task/{tid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def children_cpu_by_pid(parent_pid):
+    """{pid: CPU seconds} of a process's live children."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == parent_pid:
+                out[int(entry)] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            pass
+    return out
+
+
+def machine_busy_seconds():
+    """(busy, niced): CPU seconds all cores spent busy (not idle, not iowait)
+    since boot, and the part of it at a positive nice value (work that yields
+    to ours), from /proc/stat."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]
+    # guest and guest_nice are already counted in user and nice.
+    return (sum(ticks[:8]) - idle) / CLK_TCK, ticks[1] / CLK_TCK
+
+
 class Usage:
     """CPU seconds a process used between start() and stop(), and its peak RSS."""
 
@@ -240,6 +274,15 @@ class Postgres:
     def backends_cpu(self):
         return children_cpu_seconds(self.postmaster_pid)
 
+    def cluster_cpu(self):
+        """CPU seconds of the whole cluster: the postmaster, its live children
+        (backends, walwriter, checkpointer, autovacuum launcher) and the
+        children it has reaped (autovacuum workers that came and went)."""
+        with open(f"/proc/{self.postmaster_pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        own_and_reaped = sum(int(x) for x in fields[11:15]) / CLK_TCK  # utime, stime, cutime, cstime
+        return own_and_reaped + children_cpu_seconds(self.postmaster_pid)
+
     def log_text(self):
         with open(f"{self.dir}/server.log", errors="replace") as f:
             return f.read()
@@ -337,6 +380,64 @@ class AuthzServer:
 
     def stats(self):
         return json.loads(http_call(self.port, "GET", "/_admin/stats")[1])
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+
+class Sink:
+    """bench/sink's authz-sink: answers the worker's calls after a fixed
+    latency and nothing else. It binds a free port itself and prints it as
+    the first line of its stdout."""
+
+    def __init__(self, latency_ms, threads=2, service_token=None, name="authz-sink"):
+        self.latency_ms = latency_ms
+        self.threads = threads
+        argv = [self.binary(), "--port", "0", "--threads", str(threads), "--latency-ms", str(latency_ms)]
+        if service_token:
+            argv += ["--service-token", service_token]
+        self.process = Process(name, argv)
+        self.pid = self.process.pid
+        self.port = self._port_from_stdout()
+        wait_http(self.port, "/stats", what="authz-sink")
+
+    @staticmethod
+    def binary():
+        for d in (bin_dir(), os.path.join(REPO, "build-bench", "bin")):
+            path = os.path.join(d, "authz-sink")
+            if os.path.exists(path):
+                return path
+        raise RuntimeError("authz-sink is not built: bench/lib/setup.sh builds it (FGAC_BENCH_TOOLS=ON)")
+
+    def _port_from_stdout(self, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            first = self.process.tail(100000).split("\n", 1)
+            if len(first) == 2 and first[0].strip().isdigit():
+                return int(first[0])
+            if not self.process.alive():
+                break
+            time.sleep(0.05)
+        raise RuntimeError("authz-sink did not print its port:\n" + self.process.tail())
+
+    def stats(self):
+        """Calls per path, calls waiting (now and at most), and its own CPU and peak RSS (getrusage)."""
+        return json.loads(http_call(self.port, "GET", "/stats")[1])
+
+    def reset(self):
+        status, text = http_call(self.port, "POST", "/stats/reset")
+        if status != 200:
+            raise RuntimeError(f"resetting the sink's stats failed: {status} {text}")
+
+    def cpu_s(self):
+        return cpu_seconds(self.pid)
+
+    def rss_peak_mib(self):
+        return round(mem_kib(self.pid, "VmHWM") / 1024, 1)
+
+    def stop(self):
+        self.process.stop()
 
     @property
     def url(self):
