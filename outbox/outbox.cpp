@@ -187,6 +187,11 @@ SELECT count(*) FILTER (WHERE dead_at IS NULL) AS pending,
        coalesce(extract(epoch FROM now() - min(enqueued_at) FILTER (WHERE dead_at IS NULL)), 0)::float8 AS oldest
   FROM authz_outbox)sql"};
 
+// How many live rows wait, counted no further than $1 (the claim's partial
+// index; a paced backfill asks this before every batch).
+constexpr Query kPendingUpTo{"outbox_pending_up_to", R"sql(
+SELECT count(*) AS pending FROM (SELECT 1 FROM authz_outbox WHERE dead_at IS NULL LIMIT $1) p)sql"};
+
 // --- the operator's view -----------------------------------------------------
 
 constexpr Query kStatusByOp{"outbox_status_by_op", R"sql(
@@ -230,6 +235,7 @@ constexpr Query kAll[] = {kInsertTaskAndEnqueue,
                           kDeadLetter,
                           kReleaseAll,
                           kGauges,
+                          kPendingUpTo,
                           kStatusByOp,
                           kTableStats,
                           kDeadLetters,
@@ -446,6 +452,10 @@ std::vector<OpStatus> status_by_op(pqxx::transaction_base& tx) {
                    r["oldest_s"].as<long long>(), r["in_flight"].as<long long>()});
   }
   return out;
+}
+
+long long pending_up_to(pqxx::transaction_base& tx, long long cap) {
+  return exec1(tx, kPendingUpTo, cap)["pending"].as<long long>();
 }
 
 std::optional<TableStats> table_stats(pqxx::transaction_base& tx) {

@@ -184,6 +184,9 @@ struct OpStatus {
 };
 std::vector<OpStatus> status_by_op(pqxx::transaction_base& tx);
 
+// Live rows waiting for delivery, counted up to `cap` (cheap however long the queue).
+long long pending_up_to(pqxx::transaction_base& tx, long long cap);
+
 // Dead tuples pile up ahead of the claim until vacuum runs: operators see them.
 struct TableStats {
   long long live_tuples = 0;

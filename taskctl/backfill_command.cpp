@@ -1,6 +1,18 @@
 // taskctl backfill: enqueue a register for every task that was never
 // registered (created while FGAC_TASKS_DUAL_WRITE was off), in batches.
+//
+// Paced so that it cannot starve live traffic: the worker claims oldest
+// first, so a million rows enqueued at once would put every live create's
+// register behind them (minutes of lag). Before each batch it waits until
+// fewer than --max-pending rows are waiting in the outbox: the backlog ahead
+// of a live create stays below that (max-pending ÷ the drain rate), while the
+// worker still always has work, so the backfill runs at the worker's pace.
+// --rate caps it further (rows per second) when the authz service is shared.
+// It keeps no state: a run that is killed is simply started again (tasks that
+// got their row or were registered meanwhile are skipped).
+#include <chrono>
 #include <iostream>
+#include <thread>
 
 #include "outbox/outbox.hpp"
 #include "outbox/principal.hpp"
@@ -11,6 +23,60 @@ namespace fgac::taskctl {
 namespace {
 
 constexpr long long kDefaultBatch = 1000;
+constexpr long long kDefaultMaxPending = 2000;
+constexpr auto kRoomPoll = std::chrono::milliseconds(50);
+
+struct Pace {
+  long long max_pending = kDefaultMaxPending;  // 0: no cap
+  double rate = 0;                             // rows per second; 0: no cap
+};
+
+// A whole non-negative number (or, with `fraction`, a decimal one), or a usage error naming the option.
+double non_negative(const std::string& option, const std::string& text, bool fraction) {
+  std::size_t used = 0;
+  double value = -1;
+  try {
+    value = fraction ? std::stod(text, &used) : static_cast<double>(std::stoll(text, &used));
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || !(value >= 0) || value > 1e12) {
+    throw UsageError(option + " must be 0 (no cap) or a positive " + (fraction ? "number" : "whole number"));
+  }
+  return value;
+}
+
+Pace pace_options(Args& args) {
+  Pace pace;
+  if (const auto v = args.option("--max-pending")) {
+    pace.max_pending = static_cast<long long>(non_negative("--max-pending", *v, false));
+  }
+  if (const auto v = args.option("--rate")) pace.rate = non_negative("--rate", *v, true);
+  return pace;
+}
+
+// Waits (reporting it) until fewer than max_pending rows wait in the outbox.
+void wait_for_room(pqxx::connection& conn, const Pace& pace, Progress& progress, long long done) {
+  if (pace.max_pending == 0) return;
+  for (;;) {
+    long long pending = 0;
+    {
+      pqxx::nontransaction tx(conn);
+      pending = outbox::pending_up_to(tx, pace.max_pending);
+    }
+    if (pending < pace.max_pending) return;
+    progress.update(done, "waiting: " + std::to_string(pending) + " rows pending (--max-pending)");
+    std::this_thread::sleep_for(kRoomPoll);  // pacing, not a wait for a test
+  }
+}
+
+// With --rate: sleeps until `enqueued` rows are due since `started`.
+void keep_rate(const Pace& pace, std::chrono::steady_clock::time_point started, long long enqueued) {
+  if (pace.rate <= 0) return;
+  const auto due = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                 std::chrono::duration<double>(static_cast<double>(enqueued) / pace.rate));
+  std::this_thread::sleep_until(due);
+}
 
 struct Batch {
   long long enqueued = 0;
@@ -38,6 +104,7 @@ Batch enqueue_batch(pqxx::connection& conn, const std::string& after, long long 
 }  // namespace
 
 int run_backfill(Args& args) {
+  const Pace pace = pace_options(args);
   const auto [dry_run, batch, db] = batch_options(args, kDefaultBatch);
   auto conn = outbox_connection(db);
   long long total = 0;
@@ -53,17 +120,20 @@ int run_backfill(Args& args) {
   long long enqueued = 0;
   long long seen = 0;
   std::string after = outbox::kFirstTaskId;
+  const auto started = std::chrono::steady_clock::now();
   for (;;) {
+    wait_for_room(*conn, pace, progress, seen);
     const auto done = enqueue_batch(*conn, after, batch);
     enqueued += done.enqueued;
     seen += done.seen;
     progress.update(seen);
     if (done.seen < batch) break;
     after = done.last_id;
+    keep_rate(pace, started, enqueued);
   }
   progress.finish();
   std::cout << "backfill: enqueued " << enqueued << " register(s) for " << seen << " task(s) never registered"
-            << " (batches of " << batch << ")\n";
+            << " (batches of " << batch << ", --max-pending " << pace.max_pending << ")\n";
   return kExitOk;
 }
 

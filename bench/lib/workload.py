@@ -7,7 +7,7 @@ import json
 import re
 import time
 
-from stack import DEV_PRINCIPAL, Usage, cpu_seconds, mem_kib
+from stack import DEV_PRINCIPAL, DEV_TOKEN, Usage, cpu_seconds, mem_kib
 
 AGENT_NAME = "bench-agent"
 PRINCIPAL_JSON = json.dumps(DEV_PRINCIPAL)
@@ -219,3 +219,24 @@ def steady(pg, script, defines, rate, seconds, worker, clients=4):
             "cpu_s_per_1000": round(used["cpu_s"] / delivered * 1000, 3), "rss_peak_mib": used["rss_peak_mib"],
             "postgres_cpu_s_per_1000": round(pg_cpu / delivered * 1000, 3),
             "create_tx_p50_ms": load["p50_ms"], "create_tx_p99_ms": load["p99_ms"]}
+
+
+def steady_api(pg, api, clients, think_ms, rate, seconds, worker):
+    """Creates tasks through task-api (wrk, paced by think time) while a
+    worker keeps up: the API's own commit and post-commit NOTIFY path. Lag
+    over every task of the run."""
+    from load import wrk  # noqa: PLC0415 - keeps this module free of the load tools otherwise
+
+    usage = Usage(worker.pid)
+    pg_cpu0 = pg.backends_cpu()
+    load = wrk(api.port, "create_task.lua", [AGENT_NAME, DEV_TOKEN, "steady", think_ms], clients, seconds, "/tasks")
+    done = wait_delivered(pg, 60, worker.process)
+    used = usage.read()
+    pg_cpu = pg.backends_cpu() - pg_cpu0
+    stats = delivery_stats(pg)
+    delivered = max(stats["delivered"], 1)
+    return {"target_rate_per_s": rate, "seconds": seconds, "created_per_s": load["rate_per_s"],
+            "create_errors": load["error_count"], "completed": done, **stats, "cpu_s": used["cpu_s"],
+            "cpu_s_per_1000": round(used["cpu_s"] / delivered * 1000, 3), "rss_peak_mib": used["rss_peak_mib"],
+            "postgres_cpu_s_per_1000": round(pg_cpu / delivered * 1000, 3),
+            "create_p50_ms": load["p50_ms"], "create_p99_ms": load["p99_ms"]}

@@ -51,6 +51,33 @@ TEST_CASE("backfill: enqueues a register for each never-registered task without 
   (void)pending;
 }
 
+TEST_CASE("backfill: paced by the pending rows, killed while it waits, and run again: every task registered once") {
+  OutboxHarness h;
+  const auto agent_id = h.create_agent("agent-paced");
+  constexpr int kTasks = 30;
+  h.exec(
+      "WITH t AS (INSERT INTO tasks (status, creator_user_id) SELECT 'RUNNING', 'user-alice' "
+      "FROM generate_series(1, " +
+      std::to_string(kTasks) + ") RETURNING id) INSERT INTO task_agents (task_id, agent_id) SELECT id, '" + agent_id +
+      "' FROM t");
+  // No worker yet: after two batches of 5 the outbox holds 10 rows, the cap, and the backfill waits.
+  ChildProcess paced("taskctl-backfill", {bin_dir() + "/taskctl", "backfill", "--batch", "5", "--max-pending", "10"},
+                     {"DATABASE_URL=" + h.database_url()});
+  REQUIRE(eventually([&] { return paced.log().find("waiting: 10 rows pending") != std::string::npos; }, seconds(20)));
+  CHECK(h.scalar("SELECT count(*) FROM authz_outbox") == 10);
+  paced.kill9();
+  CHECK(h.taskctl({"backfill", "--max-pending", "-1"}).exit_code == 2);
+  CHECK(h.taskctl({"backfill", "--rate", "fast"}).exit_code == 2);
+  // Run again with a worker draining: it picks up where the killed run stopped.
+  auto worker = h.start_worker("w-paced");
+  auto again = h.taskctl({"backfill", "--batch", "5", "--max-pending", "10"});
+  CHECK(again.exit_code == 0);
+  CHECK(again.output.find("enqueued 20 register(s) for 20 task(s)") != std::string::npos);
+  REQUIRE(h.drained(seconds(30)));
+  CHECK(h.scalar("SELECT count(*) FROM tasks WHERE authz_synced_at IS NULL") == 0);
+  CHECK(worker->metric("task_fgac_dual_write_success_total", {R"(op="register")"}) == kTasks);
+}
+
 TEST_CASE("reconcile: finds a registration deleted behind the system's back and repairs it; --dry-run only reports") {
   OutboxHarness h;
   auto worker = h.start_worker("w-reconcile");

@@ -1,5 +1,7 @@
 -- POST /tasks as a client would: a bearer token and a unique task name per request.
--- wrk -s create_task.lua URL -- AGENT_NAME TOKEN NAME_PREFIX
+-- wrk -s create_task.lua URL -- AGENT_NAME TOKEN NAME_PREFIX [THINK_MS]
+-- THINK_MS: each connection waits this long after an answer before its next
+-- request (wrk's delay()), which paces a closed loop near a target rate.
 package.path = debug.getinfo(1, "S").source:match("^@(.*/)") .. "?.lua;" .. package.path
 local report = require("report")
 
@@ -11,8 +13,14 @@ end
 
 local counter = 0
 local agent, token, prefix
+local think_ms = 0
 function init(args)
   agent, token, prefix = args[1], args[2], args[3]
+  think_ms = tonumber(args[4] or "0")
+end
+
+function delay()
+  return think_ms
 end
 
 function request()
