@@ -2,7 +2,8 @@
 
 import sys
 
-BENCHMARKS = ("api-create", "api-read", "worker-drain", "worker-sink", "steady-lag", "peer", "outage", "profile")
+BENCHMARKS = ("api-create", "api-read", "worker-drain", "worker-sink", "steady-lag", "peer", "outage", "backfill",
+              "profile")
 
 
 def run(name):
@@ -27,6 +28,9 @@ def run(name):
     if name == "outage":
         import bench_outage
         return bench_outage.run()
+    if name == "backfill":
+        import bench_backfill
+        return bench_backfill.run()
     if name == "profile":
         import bench_profile
         return bench_profile.run()
