@@ -23,7 +23,7 @@ namespace fgac::taskctl {
 namespace {
 
 constexpr long long kDefaultBatch = 1000;
-constexpr long long kDefaultMaxPending = 2000;
+constexpr long long kDefaultMaxPending = 1000;
 constexpr auto kRoomPoll = std::chrono::milliseconds(50);
 
 struct Pace {
@@ -55,17 +55,22 @@ Pace pace_options(Args& args) {
   return pace;
 }
 
-// Waits (reporting it) until fewer than max_pending rows wait in the outbox.
-void wait_for_room(pqxx::connection& conn, const Pace& pace, Progress& progress, long long done) {
-  if (pace.max_pending == 0) return;
-  for (;;) {
+// Waits (reporting it) until the outbox has room for a step, and returns how
+// many rows to enqueue next: at most `batch`, and at most what keeps the
+// outbox within max_pending.
+long long wait_for_room(pqxx::connection& conn, const Pace& pace, long long batch, Progress& progress, long long done) {
+  if (pace.max_pending == 0) return batch;
+  // The smallest step worth its round trips.
+  const long long step = std::max(1LL, std::min(batch, pace.max_pending / 4));
+  for (bool first = true;; first = false) {
     long long pending = 0;
     {
       pqxx::nontransaction tx(conn);
       pending = outbox::pending_up_to(tx, pace.max_pending);
     }
-    if (pending < pace.max_pending) return;
-    progress.update(done, "waiting: " + std::to_string(pending) + " rows pending (--max-pending)");
+    const long long room = pace.max_pending - pending;
+    if (room >= step) return std::min(batch, room);
+    progress.update(done, "waiting: " + std::to_string(pending) + " rows pending (--max-pending)", first);
     std::this_thread::sleep_for(kRoomPoll);  // pacing, not a wait for a test
   }
 }
@@ -122,12 +127,12 @@ int run_backfill(Args& args) {
   std::string after = outbox::kFirstTaskId;
   const auto started = std::chrono::steady_clock::now();
   for (;;) {
-    wait_for_room(*conn, pace, progress, seen);
-    const auto done = enqueue_batch(*conn, after, batch);
+    const long long limit = wait_for_room(*conn, pace, batch, progress, seen);
+    const auto done = enqueue_batch(*conn, after, limit);
     enqueued += done.enqueued;
     seen += done.seen;
     progress.update(seen);
-    if (done.seen < batch) break;
+    if (done.seen < limit) break;
     after = done.last_id;
     keep_rate(pace, started, enqueued);
   }

@@ -16,7 +16,7 @@ commands:
   outbox dead [--limit N]              dead letters with their reasons
   outbox requeue <resource_id> | --all revive dead letters (the worker delivers them again)
   backfill [--batch N] [--dry-run]     enqueue registers for tasks never registered (flag-off period),
-           [--max-pending N] [--rate R] paced: waits while N rows are pending (default 2000, 0 = no cap),
+           [--max-pending N] [--rate R] paced: keeps at most N rows pending (default 1000, 0 = no cap),
                                        at most R rows/s (default 0 = no cap); safe to kill and run again
   reconcile [--batch N] [--dry-run]    check each creator can read its task; re-enqueue those that cannot
                                        (needs AGENTEX_AUTH_URL; sends AUTHZ_SERVICE_TOKEN when set)

@@ -16,19 +16,21 @@ class Progress {
  public:
   using Clock = std::chrono::steady_clock;
   static constexpr auto kLineEvery = std::chrono::seconds(5);
+  static constexpr auto kStateLineEvery = std::chrono::seconds(1);
 
   Progress(std::string label, long long total)
       : label_(std::move(label)), total_(total), tty_(isatty(STDOUT_FILENO) == 1), started_(Clock::now()) {}
 
-  // `detail` is appended (e.g. what a paced run is waiting for).
-  void update(long long done, const std::string& detail = {}) {
+  // `detail` is appended (e.g. what a paced run is waiting for); `now_line`
+  // (a change of state) prints it unless a line went out in the last second.
+  void update(long long done, const std::string& detail = {}, bool now_line = false) {
     if (total_ <= 0) return;
     if (tty_) {
       draw_bar(done, detail);
       return;
     }
     const auto now = Clock::now();
-    if (now - last_line_ < kLineEvery) return;
+    if (now - last_line_ < (now_line ? kStateLineEvery : kLineEvery)) return;
     last_line_ = now;
     const double seconds = std::chrono::duration<double>(now - started_).count();
     std::cout << label_ << ": " << done << "/" << total_ << " ("

@@ -173,12 +173,14 @@ def process_figures(pid, deliveries):
             "rss_peak_mib": round(mem_kib(pid, "VmHWM") / 1024, 1)}
 
 
-def drain(pg, n, start_worker, timeout_s):
-    """Starts a worker over a backlog of n rows and waits until all are delivered."""
+def drain(pg, n, start_worker, timeout_s, on_done=None):
+    """Starts a worker over a backlog of n rows and waits until all are
+    delivered; on_done() runs the moment they are (its result is kept)."""
     pg_cpu0 = pg.backends_cpu()
     t0 = time.time()
     worker = start_worker()
     done = wait_delivered(pg, timeout_s, worker.process)
+    at_done = on_done() if on_done else None
     figures = process_figures(worker.pid, n)
     pg_cpu = pg.backends_cpu() - pg_cpu0
     worker.stop()
@@ -190,7 +192,7 @@ def drain(pg, n, start_worker, timeout_s):
                 FROM tasks WHERE authz_synced_at IS NOT NULL) x
        GROUP BY q ORDER BY q""")
     stats["rate_by_fifth_per_s"] = [round(float(r[1]), 1) if r[1] else None for r in fifths]
-    out = {"rows": n, "completed": done, **stats, **figures,
+    out = {"rows": n, "completed": done, **stats, **figures, **(at_done or {}),
            "postgres_cpu_s_per_1000": round(pg_cpu / max(n, 1) * 1000, 3)}
     if stats["delivered"]:
         out["wall_s"] = round(stats["last_at"] - t0, 2)

