@@ -48,13 +48,18 @@ void Claimer::stop() {
   wake_timer_.cancel();
 }
 
+bool Claimer::recording_behind() const {
+  const long long cap = settings_.max_unrecorded > 0 ? settings_.max_unrecorded : settings_.concurrency;
+  return unfinished_ - calls_ >= cap;
+}
+
 long long Claimer::room() const {
-  if (unfinished_ - calls_ >= settings_.concurrency) return 0;
+  if (recording_behind()) return 0;
   return std::max(0LL, settings_.concurrency + settings_.claim_ahead - calls_ - static_cast<long long>(ready_.size()));
 }
 
 bool Claimer::may_start() const {
-  return calls_ < settings_.concurrency && unfinished_ - calls_ < settings_.concurrency;
+  return calls_ < settings_.concurrency && !recording_behind();
 }
 
 asio::awaitable<void> Claimer::loop() {

@@ -28,6 +28,9 @@ struct ClaimerSettings {
   std::chrono::milliseconds poll_interval{1000};
   // Rows claimed beyond the free call slots, waiting in the local queue.
   long long claim_ahead = 0;
+  // Answered rows whose outcome is not yet recorded, beyond which no call
+  // starts (the database is behind); 0: as many as `concurrency`.
+  long long max_unrecorded = 0;
 };
 
 // How many rows the worker claims ahead for a given concurrency and batch size.
@@ -67,9 +70,10 @@ class Claimer {
   boost::asio::awaitable<void> loop();
   boost::asio::awaitable<Next> claim_batch(long long allowed);
   // Room for more claimed rows: free call slots plus free queue places; none
-  // while as many outcomes wait to be recorded as calls may be in flight.
+  // while max_unrecorded outcomes wait to be recorded.
   [[nodiscard]] long long room() const;
   [[nodiscard]] bool may_start() const;
+  [[nodiscard]] bool recording_behind() const;
   void start(Ready ready);
   void start_ready();
   void on_answer();

@@ -41,7 +41,9 @@ OutboxWorker::OutboxWorker(asio::io_context& ioc, WorkerConfig config)
            .batch_size = config_.batch_size,
            .lease = config_.lease,
            .poll_interval = config_.poll_interval,
-           .claim_ahead = default_claim_ahead(config_.concurrency, config_.batch_size)},
+           .claim_ahead = default_claim_ahead(config_.concurrency, config_.batch_size),
+           // A completion batch's worth may wait while the previous batch commits.
+           .max_unrecorded = std::max<long long>(config_.concurrency, PgCompletion::kDefaultMaxBatch)},
           breaker_,
           [this](long long limit) {
             return on_database<std::vector<ClaimedRow>>(

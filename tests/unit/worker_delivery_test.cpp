@@ -83,9 +83,12 @@ class FakeCompletion final : public Completion {
   std::vector<Write> writes;
   bool applies = true;
   bool database_down = false;
+  const bool* answered = nullptr;  // when set: was the call's answer reported before each write
+  std::vector<bool> answered_first;
 
  private:
   asio::awaitable<bool> write(Write w) {
+    if (answered != nullptr) answered_first.push_back(*answered);
     if (database_down) throw std::runtime_error("connection refused");
     writes.push_back(std::move(w));
     co_return applies;
@@ -111,9 +114,11 @@ struct Rig {
   DeliveryReport deliver(ClaimedRow row, bool probe = false) {
     return deliver_with_lease(std::move(row), clock.now + kLease, probe);
   }
-  DeliveryReport deliver_with_lease(ClaimedRow row, SteadyClock::time_point lease_end, bool probe = false) {
+  DeliveryReport deliver_with_lease(ClaimedRow row, SteadyClock::time_point lease_end, bool probe = false,
+                                    Answered answered = {}) {
     asio::io_context ioc;
-    auto report = asio::co_spawn(ioc, delivery.run(std::move(row), lease_end, probe), asio::use_future);
+    auto report =
+        asio::co_spawn(ioc, delivery.run(std::move(row), lease_end, probe, std::move(answered)), asio::use_future);
     ioc.run();
     return report.get();
   }
@@ -304,4 +309,33 @@ TEST_CASE("delivery: 401 and 403 are retried and never trip the breaker (a crede
     CHECK(rig.deliver(row_of(Op::register_)).verdict == Verdict::retried);
   }
   CHECK_FALSE(rig.breaker.open());
+}
+
+TEST_CASE("delivery: the call's answer is reported once, after it fed the breaker and before the outcome is recorded") {
+  struct Case {
+    unsigned status;
+    const char* recorded;
+  };
+  for (const Case c : {Case{200U, "complete"}, Case{503U, "retry"}, Case{422U, "dead_letter"}}) {
+    const unsigned status = c.status;
+    CAPTURE(status);
+    Rig rig;
+    // Two unavailable answers already: a 503 now is the third, which opens the breaker.
+    for (int i = 0; i < 2; ++i) rig.breaker.record(true, false, rig.clock.now, kNoJitter);
+    rig.port.answer({.status = status, .zedtoken = "z", .error = "e"});
+    bool answered = false;
+    int answers = 0;
+    bool breaker_as_fed = false;
+    rig.completion.answered = &answered;
+    rig.deliver_with_lease(row_of(Op::register_), rig.clock.now + kLease, false, [&] {
+      answered = true;
+      ++answers;
+      breaker_as_fed = rig.breaker.open() == (status == 503U);
+    });
+    CHECK(answers == 1);
+    CHECK(breaker_as_fed);
+    REQUIRE(rig.completion.writes.size() == 1);
+    CHECK(rig.completion.writes.front().kind == c.recorded);
+    CHECK(rig.completion.answered_first == std::vector<bool>{true});
+  }
 }
