@@ -193,21 +193,27 @@ asio::awaitable<void> TaskApi::authorize(const Call& call, Operation op, TaskRef
     asio::co_spawn(ioc_, shadow_decide(call.principal, op, ref), asio::detached);
     co_return;
   }
+  const Access verdict = co_await access(call, op, ref);
+  if (verdict == Access::forbidden)
+    throw ApiError(ErrorKind::forbidden, "not allowed to " + std::string(operation_name(op)) + " this task");
+  if (verdict != Access::allowed) throw_not_found("task");
+}
+
+asio::awaitable<TaskApi::Access> TaskApi::access(const Call& call, Operation op, TaskRef& ref) {
   const TaskRef lookup = ref;
   auto facts =
       co_await db<std::optional<TaskFacts>>([&](pqxx::connection& c) { return repository_.task_facts(c, lookup); });
-  if (!facts) throw_not_found("task");
+  if (!facts) co_return Access::missing;
   // Named locals, not co_await inside conditions (GCC 12's coroutine bugs).
   const bool allowed = co_await decide(call.principal, op, *facts);
-  if (!allowed) {
-    // May the caller see it? Then the refusal is a 403; otherwise it looks missing.
-    bool readable = false;
-    if (op != Operation::read) readable = co_await decide(call.principal, Operation::read, *facts);
-    if (readable)
-      throw ApiError(ErrorKind::forbidden, "not allowed to " + std::string(operation_name(op)) + " this task");
-    throw_not_found("task");
+  if (allowed) {
+    ref = TaskRef{.id = facts->id};
+    co_return Access::allowed;
   }
-  ref = TaskRef{.id = facts->id};
+  // May the caller see it? Then the refusal is a 403; otherwise it looks missing.
+  bool readable = false;
+  if (op != Operation::read) readable = co_await decide(call.principal, Operation::read, *facts);
+  co_return readable ? Access::forbidden : Access::hidden;
 }
 
 asio::awaitable<void> TaskApi::shadow_decide(std::optional<Principal> principal, Operation op, TaskRef ref) {
@@ -519,14 +525,10 @@ boost::asio::awaitable<std::string> TaskApi::rpc_task_create(const RpcRequest& r
   } else if (task.request.name && config_.enforce == EnforceMode::enforce) {
     // An existing task of that name is handed back only to a caller who may
     // read it; anyone else is told what a duplicate name is told.
-    const TaskRef existing{.name = task.request.name};
-    auto facts =
-        co_await db<std::optional<TaskFacts>>([&](pqxx::connection& c) { return repository_.task_facts(c, existing); });
-    if (facts) {
-      const bool readable = co_await decide(call.principal, Operation::read, *facts);
-      if (!readable) {
-        throw RpcFailure{kRpcInternalError, "Item already exists. Please check all unique constraints and try again."};
-      }
+    TaskRef existing{.name = task.request.name};
+    const Access verdict = co_await access(call, Operation::read, existing);
+    if (verdict == Access::hidden || verdict == Access::forbidden) {
+      throw RpcFailure{kRpcInternalError, "Item already exists. Please check all unique constraints and try again."};
     }
   }
   auto created = co_await db<TaskRepository::GetOrCreate>(

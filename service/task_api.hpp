@@ -73,6 +73,10 @@ class TaskApi {
   // the action hits exactly the task decided on. shadow: the decision is
   // computed off the request's path and nothing is denied. off: nothing.
   boost::asio::awaitable<void> authorize(const Call& call, Operation op, TaskRef& ref);
+  // What enforcement says of `op` on the task `ref` names (resolved to its id
+  // when it exists): the one decision authorize() and RPC task/create share.
+  enum class Access { allowed, forbidden, hidden, missing };
+  boost::asio::awaitable<Access> access(const Call& call, Operation op, TaskRef& ref);
   // Allowed? Counts the decision; throws ApiError(unavailable) when the check cannot be answered.
   boost::asio::awaitable<bool> decide(const std::optional<Principal>& principal, Operation op, const TaskFacts& task);
   boost::asio::awaitable<void> shadow_decide(std::optional<Principal> principal, Operation op, TaskRef ref);
