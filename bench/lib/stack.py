@@ -77,18 +77,7 @@ def mem_kib(pid, key):
 
 def children_cpu_seconds(parent_pid):
     """CPU seconds of a process's live children (Postgres backends)."""
-    total = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[1]) == parent_pid:
-                total += (int(fields[11]) + int(fields[12])) / CLK_TCK
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            pass
-    return total
+    return sum(children_cpu_by_pid(parent_pid).values())
 
 
 def thread_cpu_seconds(pid, tid):

@@ -208,19 +208,11 @@ def steady(pg, script, defines, rate, seconds, worker, clients=4):
     worker keeps up; lag over every task of the run."""
     from load import pgbench  # noqa: PLC0415 - keeps this module free of the load tools otherwise
 
-    usage = Usage(worker.pid)
-    pg_cpu0 = pg.backends_cpu()
-    load = pgbench(pg, script, clients, seconds, defines, rate=rate)
-    done = wait_delivered(pg, 60, worker.process)
-    used = usage.read()
-    pg_cpu = pg.backends_cpu() - pg_cpu0
-    stats = delivery_stats(pg)
-    delivered = max(stats["delivered"], 1)
-    return {"target_rate_per_s": rate, "seconds": seconds, "created_per_s": load["rate_per_s"],
-            "completed": done, **stats, "cpu_s": used["cpu_s"],
-            "cpu_s_per_1000": round(used["cpu_s"] / delivered * 1000, 3), "rss_peak_mib": used["rss_peak_mib"],
-            "postgres_cpu_s_per_1000": round(pg_cpu / delivered * 1000, 3),
-            "create_tx_p50_ms": load["p50_ms"], "create_tx_p99_ms": load["p99_ms"]}
+    def load():
+        r = pgbench(pg, script, clients, seconds, defines, rate=rate)
+        return {"created_per_s": r["rate_per_s"], "create_tx_p50_ms": r["p50_ms"], "create_tx_p99_ms": r["p99_ms"]}
+
+    return _steady(pg, rate, seconds, worker, load)
 
 
 def steady_api(pg, api, clients, think_ms, rate, seconds, worker):
@@ -229,16 +221,24 @@ def steady_api(pg, api, clients, think_ms, rate, seconds, worker):
     over every task of the run."""
     from load import wrk  # noqa: PLC0415 - keeps this module free of the load tools otherwise
 
+    def load():
+        r = wrk(api.port, "create_task.lua", [AGENT_NAME, DEV_TOKEN, "steady", think_ms], clients, seconds, "/tasks")
+        return {"created_per_s": r["rate_per_s"], "create_errors": r["error_count"], "create_p50_ms": r["p50_ms"],
+                "create_p99_ms": r["p99_ms"]}
+
+    return _steady(pg, rate, seconds, worker, load)
+
+
+def _steady(pg, rate, seconds, worker, load):
+    """Runs load() (the creates) while the worker keeps up, then waits for the last delivery."""
     usage = Usage(worker.pid)
     pg_cpu0 = pg.backends_cpu()
-    load = wrk(api.port, "create_task.lua", [AGENT_NAME, DEV_TOKEN, "steady", think_ms], clients, seconds, "/tasks")
+    created = load()
     done = wait_delivered(pg, 60, worker.process)
     used = usage.read()
     pg_cpu = pg.backends_cpu() - pg_cpu0
     stats = delivery_stats(pg)
     delivered = max(stats["delivered"], 1)
-    return {"target_rate_per_s": rate, "seconds": seconds, "created_per_s": load["rate_per_s"],
-            "create_errors": load["error_count"], "completed": done, **stats, "cpu_s": used["cpu_s"],
-            "cpu_s_per_1000": round(used["cpu_s"] / delivered * 1000, 3), "rss_peak_mib": used["rss_peak_mib"],
-            "postgres_cpu_s_per_1000": round(pg_cpu / delivered * 1000, 3),
-            "create_p50_ms": load["p50_ms"], "create_p99_ms": load["p99_ms"]}
+    return {"target_rate_per_s": rate, "seconds": seconds, **created, "completed": done, **stats,
+            "cpu_s": used["cpu_s"], "cpu_s_per_1000": round(used["cpu_s"] / delivered * 1000, 3),
+            "rss_peak_mib": used["rss_peak_mib"], "postgres_cpu_s_per_1000": round(pg_cpu / delivered * 1000, 3)}

@@ -147,17 +147,7 @@ TEST_CASE("worker: drains a backlog of 2,000 registers with the default concurre
   OutboxHarness h;
   const auto agent_id = h.create_agent("agent-backlog");
   constexpr int kRows = 2000;
-  h.exec(
-      "WITH t AS (INSERT INTO tasks (status, creator_user_id) SELECT 'RUNNING', 'user-alice' "
-      "FROM generate_series(1, " +
-      std::to_string(kRows) +
-      ") RETURNING id), "
-      "ta AS (INSERT INTO task_agents (task_id, agent_id) SELECT id, '" +
-      agent_id +
-      "' FROM t) "
-      "INSERT INTO authz_outbox (resource_type, resource_id, parent_type, parent_id, principal, desired) "
-      "SELECT 'task', id::text, 'agent', '" +
-      agent_id + "', '" + alice_principal().dump() + "', 'present' FROM t");
+  h.create_tasks_in_bulk(agent_id, kRows, true);
   const auto started = steady_clock::now();
   auto worker = h.start_worker("w-backlog", {"WORKER_CONCURRENCY=32", "WORKER_BATCH_SIZE=100"});
   REQUIRE(h.drained(seconds(90)));

@@ -132,6 +132,22 @@ std::unique_ptr<WorkerProcess> OutboxHarness::start_worker(const std::string& wo
   return std::make_unique<WorkerProcess>(url_, authz().url(), worker_id, extra_env);
 }
 
+void OutboxHarness::create_tasks_in_bulk(const std::string& agent_id, int n, bool enqueue_register) {
+  const std::string tasks =
+      "WITH t AS (INSERT INTO tasks (status, creator_user_id) SELECT 'RUNNING', 'user-alice' "
+      "FROM generate_series(1, " +
+      std::to_string(n) + ") RETURNING id), ";
+  const std::string links =
+      "ta AS (INSERT INTO task_agents (task_id, agent_id) SELECT id, '" + agent_id + "' FROM t RETURNING task_id) ";
+  const std::string rows =
+      enqueue_register
+          ? "INSERT INTO authz_outbox (resource_type, resource_id, parent_type, parent_id, principal, desired) "
+            "SELECT 'task', id::text, 'agent', '" +
+                agent_id + "', '" + alice_principal().dump() + "', 'present' FROM t"
+          : std::string("SELECT count(*) FROM ta");
+  exec(tasks + links + rows);
+}
+
 ProcessResult OutboxHarness::taskctl(const std::vector<std::string>& args) {
   std::vector<std::string> argv{bin_dir() + "/taskctl"};
   argv.insert(argv.end(), args.begin(), args.end());

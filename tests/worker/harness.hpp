@@ -55,6 +55,9 @@ class OutboxHarness {
   };
   std::string create_task(const std::string& agent_id, const Creator& creator = {.user_id = "user-alice"},
                           bool enqueue_register = true);
+  // n of Alice's tasks of the agent in one statement, each with its pending register row unless
+  // `enqueue_register` is false (created while dual-write was off).
+  void create_tasks_in_bulk(const std::string& agent_id, int n, bool enqueue_register);
   // The API's delete (outbox::supersede_on_delete): drop an unsent row, flip a sent one to absent under
   // a new generation, or enqueue a deregister when the register was already delivered.
   void delete_task(const std::string& task_id);

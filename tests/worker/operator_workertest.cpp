@@ -55,11 +55,7 @@ TEST_CASE("backfill: paced by the pending rows, killed while it waits, and run a
   OutboxHarness h;
   const auto agent_id = h.create_agent("agent-paced");
   constexpr int kTasks = 30;
-  h.exec(
-      "WITH t AS (INSERT INTO tasks (status, creator_user_id) SELECT 'RUNNING', 'user-alice' "
-      "FROM generate_series(1, " +
-      std::to_string(kTasks) + ") RETURNING id) INSERT INTO task_agents (task_id, agent_id) SELECT id, '" + agent_id +
-      "' FROM t");
+  h.create_tasks_in_bulk(agent_id, kTasks, false);
   // No worker yet: after two batches of 5 the outbox holds 10 rows, the cap, and the backfill waits.
   ChildProcess paced("taskctl-backfill", {bin_dir() + "/taskctl", "backfill", "--batch", "5", "--max-pending", "10"},
                      {"DATABASE_URL=" + h.database_url()});
