@@ -163,15 +163,27 @@ asio::awaitable<void> write_response(Stream& stream, HttpResponse& res, bool hea
   }
 }
 
+// Limits that bound what one request may make the server buffer.
+void limit_request(http::request_parser<http::string_body>& parser, const HttpServerSettings& settings) {
+  parser.header_limit(settings.max_header_bytes);
+  parser.body_limit(settings.max_body_bytes);
+  // Static: the parser keeps a reference to its callback, not a copy.
+  static auto on_chunk = [](std::uint64_t, std::string_view extensions, beast::error_code& ec) {
+    if (extensions.size() > kMaxChunkExtensionBytes) ec = http::error::bad_chunk_extension;
+  };
+  parser.on_chunk_header(on_chunk);
+}
+
+// The error response to a request that could not be read whole.
+FramingError refusal_for_read_error(const beast::error_code& ec) {
+  const auto status = status_for_read_error(ec);
+  return FramingError{status, message_for(status, ec)};
+}
+
 }  // namespace
 
 asio::awaitable<void> HttpServer::session(beast::tcp_stream stream) {
-  auto idle = std::make_shared<IdleWait>(IdleWait{&stream, false});
-  {
-    std::lock_guard lock(sessions_mutex_);
-    std::erase_if(sessions_, [](const auto& entry) { return entry.second.expired(); });
-    sessions_.emplace_back(stream.get_executor(), idle);
-  }
+  const auto idle = track_idle_wait(stream);
   struct OpenGuard {
     std::atomic<std::size_t>& count;
     ~OpenGuard() { count.fetch_sub(1); }
@@ -182,87 +194,119 @@ asio::awaitable<void> HttpServer::session(beast::tcp_stream stream) {
   beast::flat_buffer buffer(settings_.max_header_bytes + kReadBufferSlack);
   bool first = true;
   for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(settings_.max_header_bytes);
-    parser.body_limit(settings_.max_body_bytes);
-    auto on_chunk = [](std::uint64_t, std::string_view extensions, beast::error_code& ec) {
-      if (extensions.size() > kMaxChunkExtensionBytes) ec = http::error::bad_chunk_extension;
-    };
-    parser.on_chunk_header(on_chunk);
-    beast::error_code ec;
-
-    // Between requests a keep-alive connection may idle; once a request's
-    // first byte is here, its whole header must follow within header_timeout.
     if (!first && buffer.size() == 0) {
       if (!accepting_) break;  // shutting down: no next request
-      stream.expires_after(settings_.idle_timeout);
-      idle->waiting = true;
-      const auto n = co_await stream.async_read_some(buffer.prepare(std::min(kFirstReadBytes, buffer.max_size())),
-                                                     asio::redirect_error(asio::use_awaitable, ec));
-      idle->waiting = false;
-      buffer.commit(n);
-      if (ec) break;  // idle timeout, the client left, or shutdown: close quietly
+      const bool next_request_started = co_await wait_for_next_request(stream, buffer, *idle);
+      if (!next_request_started) break;
     }
-    stream.expires_after(settings_.header_timeout);
-    co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-    std::optional<FramingError> refused;
-    if (!ec) {
-      refused = framing_error(parser.get());
-      auto expect = parser.get()[http::field::expect];
-      if (!refused && !expect.empty()) {
-        if (lower_trimmed(expect) != "100-continue") {
-          refused = FramingError{http::status::expectation_failed, "only Expect: 100-continue is supported"};
-        } else if (!parser.is_done()) {
-          http::response<http::empty_body> go_on{http::status::continue_, 11};
-          stream.expires_after(settings_.read_timeout);
-          co_await http::async_write(stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
-        }
-      }
-    }
-    const std::size_t header_fields = ec ? 0 : field_count(parser.get());
-    if (!ec && !refused && !parser.is_done()) {
-      stream.expires_after(settings_.read_timeout);
-      co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-      // Trailer fields would be merged into the headers (and so could reach
-      // authn as credentials): refuse them.
-      if (!ec && field_count(parser.get()) != header_fields)
-        refused = FramingError{http::status::bad_request, "trailer fields are not accepted"};
-    }
+    RequestParser parser;
+    limit_request(parser, settings_);
+    beast::error_code ec;
+    const auto refused = co_await read_request(stream, buffer, parser, ec);
     if (ec && is_disconnect(ec)) break;
     if (ec && ec == beast::error::timeout && buffer.size() == 0 && !parser.got_some()) break;  // idle
     if (ec || refused) {
-      const auto status = refused ? refused->status : status_for_read_error(ec);
-      auto res = json_error(status, refused ? refused->message : message_for(status, ec));
-      res.keep_alive(false);
-      res.prepare_payload();
-      stream.expires_after(settings_.read_timeout);
-      beast::error_code write_ec;
-      co_await write_response(stream, res, false, write_ec);
+      const FramingError refusal = refused ? *refused : refusal_for_read_error(ec);
+      co_await refuse(stream, refusal);
       break;
     }
     first = false;
 
     HttpRequest req = parser.release();
-    HttpResponse res;
-    in_flight_.fetch_add(1);
-    try {
-      res = co_await handler_(req);
-    } catch (const std::exception& e) {
-      log::error("handler failed", {{"server", settings_.name}, {"error", e.what()}});
-      res = json_error(http::status::internal_server_error, "internal error");
-    }
-    in_flight_.fetch_sub(1);
-    res.version(req.version());
-    const bool keep_alive = req.keep_alive() && accepting_;
-    res.keep_alive(keep_alive);
-    res.prepare_payload();
-    stream.expires_after(settings_.read_timeout);
-    co_await write_response(stream, res, req.method() == http::verb::head, ec);
-    if (ec || !keep_alive) break;
+    const bool keep_open = co_await respond(stream, req);
+    if (!keep_open) break;
   }
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   stream.socket().close(ignored);
+}
+
+std::shared_ptr<HttpServer::IdleWait> HttpServer::track_idle_wait(beast::tcp_stream& stream) {
+  auto idle = std::make_shared<IdleWait>(IdleWait{&stream, false});
+  std::lock_guard lock(sessions_mutex_);
+  std::erase_if(sessions_, [](const auto& entry) { return entry.second.expired(); });
+  sessions_.emplace_back(stream.get_executor(), idle);
+  return idle;
+}
+
+// Between requests a keep-alive connection may idle; once a request's first
+// byte is here, its whole header must follow within header_timeout.
+asio::awaitable<bool> HttpServer::wait_for_next_request(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                                        IdleWait& idle) {
+  beast::error_code ec;
+  stream.expires_after(settings_.idle_timeout);
+  idle.waiting = true;
+  const auto n = co_await stream.async_read_some(buffer.prepare(std::min(kFirstReadBytes, buffer.max_size())),
+                                                 asio::redirect_error(asio::use_awaitable, ec));
+  idle.waiting = false;
+  buffer.commit(n);
+  co_return !ec;  // an error is the idle timeout, the client leaving or shutdown: close quietly
+}
+
+asio::awaitable<std::optional<FramingError>> HttpServer::read_request(beast::tcp_stream& stream,
+                                                                      beast::flat_buffer& buffer, RequestParser& parser,
+                                                                      beast::error_code& ec) {
+  stream.expires_after(settings_.header_timeout);
+  co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return std::nullopt;
+  std::optional<FramingError> refused = framing_error(parser.get());
+  if (!refused) refused = co_await answer_expectation(stream, parser, ec);
+  const std::size_t header_fields = ec ? 0 : field_count(parser.get());
+  if (!ec && !refused && !parser.is_done()) {
+    stream.expires_after(settings_.read_timeout);
+    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    // Trailer fields would be merged into the headers (and so could reach
+    // authn as credentials): refuse them.
+    if (!ec && field_count(parser.get()) != header_fields)
+      refused = FramingError{http::status::bad_request, "trailer fields are not accepted"};
+  }
+  co_return refused;
+}
+
+// Expect: 100-continue gets its interim response before the body is read;
+// any other expectation is refused.
+asio::awaitable<std::optional<FramingError>> HttpServer::answer_expectation(beast::tcp_stream& stream,
+                                                                            RequestParser& parser,
+                                                                            beast::error_code& ec) {
+  auto expect = parser.get()[http::field::expect];
+  if (expect.empty()) co_return std::nullopt;
+  if (lower_trimmed(expect) != "100-continue")
+    co_return FramingError{http::status::expectation_failed, "only Expect: 100-continue is supported"};
+  if (!parser.is_done()) {
+    http::response<http::empty_body> go_on{http::status::continue_, 11};
+    stream.expires_after(settings_.read_timeout);
+    co_await http::async_write(stream, go_on, asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return std::nullopt;
+}
+
+asio::awaitable<void> HttpServer::refuse(beast::tcp_stream& stream, const FramingError& refusal) {
+  auto res = json_error(refusal.status, refusal.message);
+  res.keep_alive(false);
+  res.prepare_payload();
+  stream.expires_after(settings_.read_timeout);
+  beast::error_code write_ec;
+  co_await write_response(stream, res, false, write_ec);
+}
+
+asio::awaitable<bool> HttpServer::respond(beast::tcp_stream& stream, HttpRequest& req) {
+  HttpResponse res;
+  in_flight_.fetch_add(1);
+  try {
+    res = co_await handler_(req);
+  } catch (const std::exception& e) {
+    log::error("handler failed", {{"server", settings_.name}, {"error", e.what()}});
+    res = json_error(http::status::internal_server_error, "internal error");
+  }
+  in_flight_.fetch_sub(1);
+  res.version(req.version());
+  const bool keep_alive = req.keep_alive() && accepting_;
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  stream.expires_after(settings_.read_timeout);
+  beast::error_code ec;
+  co_await write_response(stream, res, req.method() == http::verb::head, ec);
+  co_return !ec && keep_alive;
 }
 
 }  // namespace fgac

@@ -68,7 +68,26 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
   };
 
   boost::asio::awaitable<void> accept_loop();
+  using RequestParser = http::request_parser<http::string_body>;
+
   boost::asio::awaitable<void> session(boost::beast::tcp_stream stream);
+  std::shared_ptr<IdleWait> track_idle_wait(boost::beast::tcp_stream& stream);
+  // False when the connection closed or timed out before a byte of the next request.
+  boost::asio::awaitable<bool> wait_for_next_request(boost::beast::tcp_stream& stream,
+                                                     boost::beast::flat_buffer& buffer, IdleWait& idle);
+  // Reads one request's header and body into `parser`; `ec` reports a read or
+  // parse error, the result a request refused for its framing.
+  boost::asio::awaitable<std::optional<FramingError>> read_request(boost::beast::tcp_stream& stream,
+                                                                   boost::beast::flat_buffer& buffer,
+                                                                   RequestParser& parser, boost::beast::error_code& ec);
+  boost::asio::awaitable<std::optional<FramingError>> answer_expectation(boost::beast::tcp_stream& stream,
+                                                                         RequestParser& parser,
+                                                                         boost::beast::error_code& ec);
+  // Answers a request that is not served, and the connection then closes.
+  boost::asio::awaitable<void> refuse(boost::beast::tcp_stream& stream, const FramingError& refusal);
+  // Runs the handler and writes its response; true when the connection stays
+  // open for the next request.
+  boost::asio::awaitable<bool> respond(boost::beast::tcp_stream& stream, HttpRequest& req);
   void close_idle_connections();
 
   boost::asio::io_context& ioc_;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -33,65 +35,89 @@ std::vector<Migration> parse_migrations(const std::vector<MigrationFile>& files)
   return out;
 }
 
+namespace {
+
+// Where a "--" comment that starts at `start` ends: past its newline, or at
+// the end of the text.
+std::size_t line_comment_end(std::string_view sql, std::size_t start) {
+  const auto end = sql.find('\n', start);
+  return end == std::string_view::npos ? sql.size() : end + 1;
+}
+
+std::size_t block_comment_end(std::string_view sql, std::size_t start) {
+  const auto end = sql.find("*/", start + 2);
+  return end == std::string_view::npos ? sql.size() : end + 2;
+}
+
+// Where a quoted literal or identifier that opens at `start` ends (past its
+// closing quote, or at the end of the text); a doubled quote is an escaped one.
+std::size_t quoted_end(std::string_view sql, std::size_t start) {
+  const char quote = sql[start];
+  std::size_t j = start + 1;
+  while (j < sql.size()) {
+    if (sql[j] == quote) {
+      if (j + 1 < sql.size() && sql[j + 1] == quote) {
+        j += 2;
+        continue;
+      }
+      break;
+    }
+    ++j;
+  }
+  return std::min(j + 1, sql.size());
+}
+
+// Where a dollar-quoted string ($tag$ ... $tag$) that opens at `start` ends;
+// nullopt when the '$' there opens no tag.
+std::optional<std::size_t> dollar_quoted_end(std::string_view sql, std::size_t start) {
+  std::size_t j = start + 1;
+  while (j < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[j])) != 0 || sql[j] == '_')) ++j;
+  if (j >= sql.size() || sql[j] != '$') return std::nullopt;
+  const std::string_view tag = sql.substr(start, j - start + 1);
+  const auto close = sql.find(tag, j + 1);
+  return close == std::string_view::npos ? sql.size() : close + tag.size();
+}
+
+}  // namespace
+
 std::vector<std::string> split_sql_statements(std::string_view sql) {
   std::vector<std::string> out;
   std::string current;
-  auto flush = [&] {
-    const auto first = current.find_first_not_of(" \t\r\n");
-    if (first != std::string::npos) out.push_back(current.substr(first));
-    current.clear();
-  };
   bool meaningful = false;  // the statement holds more than comments and blanks
+  auto end_statement = [&] {
+    const auto first = current.find_first_not_of(" \t\r\n");
+    if (meaningful && first != std::string::npos) out.push_back(current.substr(first));
+    current.clear();
+    meaningful = false;
+  };
   std::size_t i = 0;
   while (i < sql.size()) {
     const char c = sql[i];
-    if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {  // line comment
-      const auto end = sql.find('\n', i);
-      i = end == std::string_view::npos ? sql.size() : end + 1;
+    const std::string_view rest = sql.substr(i);
+    if (rest.starts_with("--")) {
+      i = line_comment_end(sql, i);
       current.push_back('\n');
       continue;
     }
-    if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {  // block comment
-      const auto end = sql.find("*/", i + 2);
-      i = end == std::string_view::npos ? sql.size() : end + 2;
+    if (rest.starts_with("/*")) {
+      i = block_comment_end(sql, i);
       current.push_back(' ');
       continue;
     }
-    if (c == '\'' || c == '"') {  // quoted literal or identifier; doubled quotes escape
-      std::size_t j = i + 1;
-      while (j < sql.size()) {
-        if (sql[j] == c) {
-          if (j + 1 < sql.size() && sql[j + 1] == c) {
-            j += 2;
-            continue;
-          }
-          break;
-        }
-        ++j;
-      }
-      const std::size_t end = std::min(j + 1, sql.size());
-      current.append(sql.substr(i, end - i));
+    std::optional<std::size_t> quoted;
+    if (c == '\'' || c == '"') {
+      quoted = quoted_end(sql, i);
+    } else if (c == '$') {
+      quoted = dollar_quoted_end(sql, i);
+    }
+    if (quoted) {
+      current.append(sql.substr(i, *quoted - i));
       meaningful = true;
-      i = end;
+      i = *quoted;
       continue;
     }
-    if (c == '$') {  // dollar quoting: $tag$ ... $tag$
-      std::size_t j = i + 1;
-      while (j < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[j])) != 0 || sql[j] == '_')) ++j;
-      if (j < sql.size() && sql[j] == '$') {
-        const std::string_view tag = sql.substr(i, j - i + 1);
-        const auto close = sql.find(tag, j + 1);
-        const std::size_t end = close == std::string_view::npos ? sql.size() : close + tag.size();
-        current.append(sql.substr(i, end - i));
-        meaningful = true;
-        i = end;
-        continue;
-      }
-    }
     if (c == ';') {
-      if (meaningful) flush();
-      current.clear();
-      meaningful = false;
+      end_statement();
       ++i;
       continue;
     }
@@ -99,7 +125,7 @@ std::vector<std::string> split_sql_statements(std::string_view sql) {
     current.push_back(c);
     ++i;
   }
-  if (meaningful) flush();
+  end_statement();
   return out;
 }
 

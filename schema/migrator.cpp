@@ -52,6 +52,89 @@ PgSettings migration_session(PgSettings db) {
   return db;
 }
 
+constexpr auto kLockRetryInterval = std::chrono::milliseconds(250);
+
+// Two migrators must never interleave: takes the session advisory lock,
+// waiting up to `lock_wait` for another migrator to release it.
+void take_migration_lock(pqxx::connection& conn, std::chrono::milliseconds lock_wait,
+                         const Migrator::Progress& progress) {
+  const auto give_up = std::chrono::steady_clock::now() + lock_wait;
+  for (bool announced = false;;) {
+    pqxx::nontransaction tx(conn);
+    if (tx.exec_params1(kTryLock, kMigrationLockKey)[0].as<bool>()) return;
+    if (!announced) progress("waiting for another migrator to finish (advisory lock held)");
+    announced = true;
+    if (std::chrono::steady_clock::now() > give_up) {
+      throw MigrationError("another migrator holds the migration lock; gave up after " +
+                           std::to_string(lock_wait.count()) + " ms");
+    }
+    std::this_thread::sleep_for(kLockRetryInterval);
+  }
+}
+
+// Releases the advisory lock however migrate() ends.
+struct MigrationLockRelease {
+  pqxx::connection& conn;
+  ~MigrationLockRelease() {
+    try {
+      pqxx::nontransaction tx(conn);
+      tx.exec_params(kUnlock, kMigrationLockKey);
+    } catch (...) {  // NOLINT(bugprone-empty-catch): the lock dies with the session anyway
+    }
+  }
+};
+
+// An applied file that changed or vanished means the tree and the database disagree: stop.
+void require_applied_unchanged(const std::vector<Migration>& migrations,
+                               const std::map<std::string, AppliedRow>& applied) {
+  std::map<std::string, const Migration*> by_version;
+  for (const auto& m : migrations) by_version[m.version] = &m;
+  for (const auto& [version, row] : applied) {
+    auto it = by_version.find(version);
+    if (it == by_version.end()) {
+      throw MigrationError("migration " + version + "_" + row.name +
+                           " is applied in the database but missing from this build");
+    }
+    if (it->second->checksum != row.checksum) {
+      throw MigrationError("migration " + it->second->file_name +
+                           " was edited after it was applied (checksum mismatch); add a new migration instead");
+    }
+  }
+}
+
+std::string describe(const Migration& m) {
+  return m.file_name + (m.transactional ? "" : " (outside a transaction)");
+}
+
+// Runs one file and records it in schema_migrations, in its transaction when
+// it has one; returns how long that took, in milliseconds.
+long long apply_migration(const PgSettings& db, const Migration& m) {
+  const auto started = std::chrono::steady_clock::now();
+  // A fresh session per file, so that one file's SET cannot leak into the next.
+  auto conn = pg_connect(db);
+  auto elapsed_ms = [&] {
+    return static_cast<long long>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+  };
+  try {
+    if (m.transactional) {
+      pqxx::work tx(*conn);
+      tx.exec(m.sql);
+      tx.exec_params(kInsertApplied, m.version, m.name, m.checksum, elapsed_ms());
+      tx.commit();
+    } else {
+      // CREATE INDEX CONCURRENTLY refuses multi-statement strings: run each statement alone.
+      pqxx::nontransaction tx(*conn);
+      for (const auto& statement : split_sql_statements(m.sql)) tx.exec(statement);
+      tx.exec_params(kInsertApplied, m.version, m.name, m.checksum, elapsed_ms());
+    }
+  } catch (const pqxx::sql_error& e) {
+    throw MigrationError("migration " + m.file_name + " failed: " + e.what() +
+                         (e.sqlstate().empty() ? "" : " (SQLSTATE " + e.sqlstate() + ")"));
+  }
+  return elapsed_ms();
+}
+
 }  // namespace
 
 Migrator::Migrator(MigratorSettings settings, std::vector<Migration> migrations)
@@ -94,87 +177,27 @@ bool Migrator::is_current() {
 
 std::vector<std::string> Migrator::migrate(bool dry_run, std::optional<std::string> target, const Progress& progress) {
   auto lock_conn = pg_connect(settings_.database);
-  {
-    // Two migrators must never interleave: hold a session advisory lock throughout.
-    const auto give_up = std::chrono::steady_clock::now() + settings_.lock_wait;
-    for (bool announced = false;;) {
-      pqxx::nontransaction tx(*lock_conn);
-      if (tx.exec_params1(kTryLock, kMigrationLockKey)[0].as<bool>()) break;
-      if (!announced) progress("waiting for another migrator to finish (advisory lock held)");
-      announced = true;
-      if (std::chrono::steady_clock::now() > give_up) {
-        throw MigrationError("another migrator holds the migration lock; gave up after " +
-                             std::to_string(settings_.lock_wait.count()) + " ms");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    }
-  }
-  struct Unlock {
-    pqxx::connection& conn;
-    ~Unlock() {
-      try {
-        pqxx::nontransaction tx(conn);
-        tx.exec_params(kUnlock, kMigrationLockKey);
-      } catch (...) {  // NOLINT(bugprone-empty-catch): the lock dies with the session anyway
-      }
-    }
-  } unlock{*lock_conn};
+  take_migration_lock(*lock_conn, settings_.lock_wait, progress);
+  const MigrationLockRelease release{*lock_conn};
 
   if (!dry_run) {
     pqxx::nontransaction tx(*lock_conn);
     tx.exec(kCreateMigrationsTable);
   }
-  auto applied = read_applied(*lock_conn);
-
-  // An applied file that changed or vanished means the tree and the database disagree: stop.
-  std::map<std::string, const Migration*> by_version;
-  for (const auto& m : migrations_) by_version[m.version] = &m;
-  for (const auto& [version, row] : applied) {
-    auto it = by_version.find(version);
-    if (it == by_version.end()) {
-      throw MigrationError("migration " + version + "_" + row.name +
-                           " is applied in the database but missing from this build");
-    }
-    if (it->second->checksum != row.checksum) {
-      throw MigrationError("migration " + it->second->file_name +
-                           " was edited after it was applied (checksum mismatch); add a new migration instead");
-    }
-  }
+  const auto applied = read_applied(*lock_conn);
+  require_applied_unchanged(migrations_, applied);
 
   std::vector<std::string> done;
   for (const auto& m : migrations_) {
     if (target && m.version > *target) break;
     if (applied.contains(m.version)) continue;
     if (dry_run) {
-      progress("would apply " + m.file_name + (m.transactional ? "" : " (outside a transaction)"));
-      done.push_back(m.version);
-      continue;
+      progress("would apply " + describe(m));
+    } else {
+      progress("applying " + describe(m));
+      const long long elapsed_ms = apply_migration(settings_.database, m);
+      progress("applied " + m.file_name + " in " + std::to_string(elapsed_ms) + " ms");
     }
-    progress("applying " + m.file_name + (m.transactional ? "" : " (outside a transaction)"));
-    const auto started = std::chrono::steady_clock::now();
-    // A fresh session per file, so that one file's SET cannot leak into the next.
-    auto conn = pg_connect(settings_.database);
-    auto elapsed_ms = [&] {
-      return static_cast<long long>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
-    };
-    try {
-      if (m.transactional) {
-        pqxx::work tx(*conn);
-        tx.exec(m.sql);
-        tx.exec_params(kInsertApplied, m.version, m.name, m.checksum, elapsed_ms());
-        tx.commit();
-      } else {
-        // CREATE INDEX CONCURRENTLY refuses multi-statement strings: run each statement alone.
-        pqxx::nontransaction tx(*conn);
-        for (const auto& statement : split_sql_statements(m.sql)) tx.exec(statement);
-        tx.exec_params(kInsertApplied, m.version, m.name, m.checksum, elapsed_ms());
-      }
-    } catch (const pqxx::sql_error& e) {
-      throw MigrationError("migration " + m.file_name + " failed: " + e.what() +
-                           (e.sqlstate().empty() ? "" : " (SQLSTATE " + e.sqlstate() + ")"));
-    }
-    progress("applied " + m.file_name + " in " + std::to_string(elapsed_ms()) + " ms");
     done.push_back(m.version);
   }
   return done;

@@ -168,6 +168,32 @@ OrderSql order_sql(const ListOrder& order, std::string_view alias) {
   return out;
 }
 
+// A uuid[] literal of the ids that can be our task ids (the others name nothing).
+std::string task_id_array(const std::vector<std::string>& ids) {
+  std::string out = "{";
+  for (const auto& id : ids) {
+    if (!is_uuid(id)) continue;
+    out += (out.size() > 1 ? "," : "") + id;
+  }
+  return out + "}";
+}
+
+// Enforcement: the caller's own tasks, by the partial creator indexes; pending
+// ones included. `param` binds a value and returns its placeholder.
+template <class BindParam>
+std::string visibility_clause(const TaskFilter::Visibility& v, BindParam& param) {
+  std::string mine = "false";
+  if (v.user_id) {
+    mine = "t.creator_user_id = " + param(*v.user_id);
+  } else if (v.service_account_id) {
+    mine = "t.creator_service_account_id = " + param(*v.service_account_id);
+  }
+  if (!v.granted_ids) return mine;
+  // Lookup: what SpiceDB lets the caller read, plus their own tasks not yet registered.
+  return "((" + mine + " AND (t.authz_synced_at IS NULL OR o.desired = 'present')) OR t.id = ANY(" +
+         param(task_id_array(*v.granted_ids)) + "::uuid[]))";
+}
+
 }  // namespace
 
 void prepare_task_statements(pqxx::connection& conn) {
@@ -365,28 +391,7 @@ ListQuery TaskRepository::build_list_tasks_query(const TaskFilter& filter) const
   if (filter.creator_service_account_id) {
     add("t.creator_service_account_id = " + param(*filter.creator_service_account_id));
   }
-  if (const auto& v = filter.visible_to) {
-    // Enforcement: the caller's own tasks, by the partial creator indexes; pending ones included.
-    std::string mine = "false";
-    if (v->user_id) {
-      mine = "t.creator_user_id = " + param(*v->user_id);
-    } else if (v->service_account_id) {
-      mine = "t.creator_service_account_id = " + param(*v->service_account_id);
-    }
-    if (v->granted_ids) {
-      // Lookup: what SpiceDB lets the caller read, plus their own tasks not yet registered.
-      std::string ids = "{";
-      for (const auto& id : *v->granted_ids) {
-        if (!is_uuid(id)) continue;  // not one of our task ids
-        ids += (ids.size() > 1 ? "," : "") + id;
-      }
-      ids += "}";
-      add("((" + mine + " AND (t.authz_synced_at IS NULL OR o.desired = 'present')) OR t.id = ANY(" + param(ids) +
-          "::uuid[]))");
-    } else {
-      add(mine);
-    }
-  }
+  if (filter.visible_to) add(visibility_clause(*filter.visible_to, param));
   // Containment, served by the partial GIN index of migration 0013.
   if (filter.task_metadata)
     add("t.task_metadata IS NOT NULL AND t.task_metadata @> " + param(*filter.task_metadata) + "::jsonb");

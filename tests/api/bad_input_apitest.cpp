@@ -1,6 +1,9 @@
 // Bad input gets a clear error, loses nothing, and leaves the service healthy.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <iterator>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
@@ -22,14 +25,9 @@ struct Case {
   unsigned expected;
 };
 
-}  // namespace
-
-TEST_CASE("bad input: each case gets its status and a JSON error, and the service stays healthy") {
-  ApiFixture api;
-  const auto agent_id = api.agent("agent-bad");
-  REQUIRE(api.post("/tasks", {{"agent_id", agent_id}, {"name", "taken"}}).status == 201);
-  const std::string valid = json{{"agent_id", agent_id}}.dump();
-  const std::vector<Case> cases{
+// Bodies that do not parse, do not fit the request's schema, or are too large.
+std::vector<Case> body_cases(const std::string& agent_id) {
+  return {
       {"malformed JSON", "POST", "/tasks", "{\"agent_id\": ", {}, "dev-user-token", 400},
       {"empty body", "POST", "/tasks", "", {{"Content-Type", "application/json"}}, "dev-user-token", 400},
       {"body not an object", "POST", "/tasks", "[1]", {}, "dev-user-token", 422},
@@ -61,6 +59,12 @@ TEST_CASE("bad input: each case gets its status and a JSON error, and the servic
        {},
        "dev-user-token",
        413},
+  };
+}
+
+// Ids and names that name nothing, an unknown RPC method, and names already taken.
+std::vector<Case> reference_cases(const std::string& agent_id) {
+  return {
       {"task id in the path that is not a UUID: a miss, as upstream",
        "GET",
        "/tasks/not-a-uuid",
@@ -103,6 +107,13 @@ TEST_CASE("bad input: each case gets its status and a JSON error, and the servic
        400},
       // Upstream's 400, never a 409: the agentex client retries a 409 twice.
       {"duplicate agent name", "POST", "/agents", json{{"name", "agent-bad"}}.dump(), {}, "dev-user-token", 400},
+  };
+}
+
+// Missing or forged credentials, content types, an oversized header, bad
+// query parameters, and requests that match no route; `valid` is a good body.
+std::vector<Case> request_cases(const std::string& valid) {
+  return {
       {"missing bearer token", "POST", "/tasks", valid, {}, "", 401},
       {"unknown bearer token", "POST", "/tasks", valid, {}, "forged-token", 401},
       {"forged principal header without a token",
@@ -126,7 +137,20 @@ TEST_CASE("bad input: each case gets its status and a JSON error, and the servic
       {"bad escape in query", "GET", "/tasks?status=%G1", "", {}, "dev-user-token", 400},
       {"unknown route", "GET", "/nothing-here", "", {}, "dev-user-token", 404},
       {"wrong method", "PUT", "/tasks", "", {}, "dev-user-token", 405},
+
   };
+}
+
+}  // namespace
+
+TEST_CASE("bad input: each case gets its status and a JSON error, and the service stays healthy") {
+  ApiFixture api;
+  const auto agent_id = api.agent("agent-bad");
+  REQUIRE(api.post("/tasks", {{"agent_id", agent_id}, {"name", "taken"}}).status == 201);
+  const std::string valid = json{{"agent_id", agent_id}}.dump();
+  auto cases = body_cases(agent_id);
+  std::ranges::move(reference_cases(agent_id), std::back_inserter(cases));
+  std::ranges::move(request_cases(valid), std::back_inserter(cases));
   for (const auto& c : cases) {
     CAPTURE(c.name);
     auto r = api.call(c.method, c.target, c.body, c.headers, c.token);

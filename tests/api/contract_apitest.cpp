@@ -58,7 +58,7 @@ TEST_CASE("contract: GET /openapi.json serves the checked-in document, without a
   CHECK(doc["paths"].contains("/tasks/{task_id}/complete"));
 }
 
-TEST_CASE("contract: agents register (create-or-update by name or id), retrieve, list, delete") {
+TEST_CASE("contract: agents register by name creates the agent, then updates it in place") {
   ApiFixture api;
   AgentexClient client(calling(api));
 
@@ -89,8 +89,18 @@ TEST_CASE("contract: agents register (create-or-update by name or id), retrieve,
   body["registration_metadata"] = {{"region", "eu"}};
   CHECK(client.post("/agents/register", body).json()["registration_metadata"] ==
         json{{"team", "a"}, {"region", "eu"}});  // shallow-merged into the old value
+  CHECK(client.post("/agents/register", registration("Bad_Name")).status == 422);
+}
 
-  // By agent_id: every field but the id is set, the name included.
+TEST_CASE(
+    "contract: agents register by agent_id sets every field but the id; an unknown id is a 404, a taken name "
+    "a 400") {
+  ApiFixture api;
+  AgentexClient client(calling(api));
+  auto registered = client.post("/agents/register", registration("reg-agent"));
+  REQUIRE(registered.status == 200);
+  const auto id = id_of(registered);
+
   auto by_id = registration("reg-renamed");
   by_id["agent_id"] = id;
   auto renamed = client.post("/agents/register", by_id);
@@ -107,7 +117,15 @@ TEST_CASE("contract: agents register (create-or-update by name or id), retrieve,
   auto taken = client.post("/agents/register", by_id);
   CHECK(taken.status == 400);
   CHECK(taken.json()["message"] == "Item already exists. Please check all unique constraints and try again.");
-  CHECK(client.post("/agents/register", registration("Bad_Name")).status == 422);
+}
+
+TEST_CASE("contract: agents retrieve by id and by name, and list with limit, order, page and task_id") {
+  ApiFixture api;
+  AgentexClient client(calling(api));
+  auto registered = client.post("/agents/register", registration("reg-renamed"));
+  REQUIRE(registered.status == 200);
+  const auto id = id_of(registered);
+  REQUIRE(client.post("/agents/register", registration("reg-other")).status == 200);
 
   // retrieve, retrieve_by_name
   CHECK(client.get("/agents/" + id).json()["name"] == "reg-renamed");
@@ -137,8 +155,19 @@ TEST_CASE("contract: agents register (create-or-update by name or id), retrieve,
   REQUIRE(of_task.json().size() == 1);
   CHECK(of_task.json()[0]["id"] == id);
   CHECK(client.get("/agents", {{"task_id", "nope"}}).json().empty());
+}
 
-  // delete by id and by name: a soft delete that leaves the agent's tasks alone.
+TEST_CASE(
+    "contract: agents delete by id and by name is a soft delete: their tasks stay, and registering the name "
+    "revives the agent") {
+  ApiFixture api;
+  AgentexClient client(calling(api));
+  auto registered = client.post("/agents/register", registration("reg-renamed"));
+  REQUIRE(registered.status == 200);
+  const auto id = id_of(registered);
+  REQUIRE(client.post("/agents/register", registration("reg-other")).status == 200);
+  auto task = create_task(client, "reg-renamed", {{"name", "reg-task"}});
+
   auto deleted = client.del("/agents/" + id);
   REQUIRE(deleted.status == 200);
   CHECK(deleted.json() == json{{"id", id}, {"message", "Agent '" + id + "' deleted successfully"}});
@@ -154,23 +183,36 @@ TEST_CASE("contract: agents register (create-or-update by name or id), retrieve,
   REQUIRE(other.status == 200);
   CHECK(other.json()["message"] == "Agent 'reg-other' deleted successfully");
   CHECK(client.del("/agents/name/reg-other").status == 404);
-  // Registering a deleted agent's name brings it back, with its old id.
   auto revived = client.post("/agents/register", registration("reg-other"));
   REQUIRE(revived.status == 200);
   CHECK(revived.json()["id"] == other.json()["id"]);
   CHECK(revived.json()["status"] == "Ready");
 }
 
-TEST_CASE("contract: tasks retrieve with relationships, list with every parameter") {
-  ApiFixture api;
-  AgentexClient client(calling(api));
+namespace {
+
+// Three tasks of "list-agent", created in this order: "la" with params and
+// metadata, "lb" with metadata, "lc" with neither.
+struct ListedTasks {
+  json a, b, c;
+};
+
+ListedTasks create_listed_tasks(AgentexClient& client) {
   REQUIRE(client.post("/agents/register", registration("list-agent")).status == 200);
   auto a =
       create_task(client, "list-agent",
                   {{"name", "la"}, {"params", {{"k", 1}}}, {"task_metadata", {{"team", "a"}, {"tags", {"x", "y"}}}}});
   auto b = create_task(client, "list-agent", {{"name", "lb"}, {"task_metadata", {{"team", "b"}}}});
   auto c = create_task(client, "list-agent", {{"name", "lc"}});
-  const auto a_id = a["id"].get<std::string>();
+  return {std::move(a), std::move(b), std::move(c)};
+}
+
+}  // namespace
+
+TEST_CASE("contract: tasks retrieve with and without relationships=agents, by id and by name") {
+  ApiFixture api;
+  AgentexClient client(calling(api));
+  const auto a_id = create_listed_tasks(client).a["id"].get<std::string>();
 
   // tasks.retrieve(task_id, relationships=["agents"]) sends ?relationships=agents.
   auto plain = client.get("/tasks/" + a_id);
@@ -186,8 +228,15 @@ TEST_CASE("contract: tasks retrieve with relationships, list with every paramete
   CHECK(client.get("/tasks/" + a_id + "?relationships=agents&relationships=agents").status == 200);
   CHECK(client.get("/tasks/" + a_id, {{"relationships", "agents,agents"}}).status == 200);
   CHECK(client.get("/tasks/" + a_id, {{"relationships", "owners"}}).status == 422);
+}
 
-  // list: task_metadata is JSON text the caller dumps (Python's json.dumps spacing), containment.
+TEST_CASE("contract: tasks list with every parameter: task_metadata containment, order, page, status and agent") {
+  ApiFixture api;
+  AgentexClient client(calling(api));
+  const auto tasks = create_listed_tasks(client);
+  const auto a_id = tasks.a["id"].get<std::string>();
+
+  // task_metadata is JSON text the caller dumps (Python's json.dumps spacing), containment.
   auto team_a = client.get("/tasks", {{"task_metadata", R"({"team": "a"})"}});
   REQUIRE(team_a.status == 200);
   REQUIRE(team_a.json().size() == 1);
@@ -212,27 +261,37 @@ TEST_CASE("contract: tasks retrieve with relationships, list with every paramete
   CHECK(asc.json()[0]["agents"].size() == 1);
   auto newest = client.get("/tasks", {{"limit", "1"}});  // default: updated_at, then created_at, descending
   REQUIRE(newest.json().size() == 1);
-  CHECK(newest.json()[0]["id"] == c["id"]);
+  CHECK(newest.json()[0]["id"] == tasks.c["id"]);
   CHECK(newest.json()[0]["agents"].is_null());
   auto second = client.get("/tasks", {{"limit", "1"}, {"page_number", "2"}});
-  CHECK(second.json()[0]["id"] == b["id"]);
+  CHECK(second.json()[0]["id"] == tasks.b["id"]);
   CHECK(client.get("/tasks", {{"limit", "0"}}).json().size() == 3);  // 0 means the default page
   CHECK(client.get("/tasks", {{"limit", "-1"}}).status == 400);
   CHECK(client.get("/tasks", {{"page_number", "0"}}).json()["message"] == "Page number must be greater than 0");
-  CHECK(client.get("/tasks", {{"status", "RUNNING"}, {"agent_id", a["agent_id"].get<std::string>()}}).json().size() ==
-        3);
+  CHECK(client.get("/tasks", {{"status", "RUNNING"}, {"agent_id", tasks.a["agent_id"].get<std::string>()}})
+            .json()
+            .size() == 3);
   CHECK(client.get("/tasks", {{"status", "DELETED"}}).status == 400);
   CHECK(client.get("/tasks", {{"status", "DONE"}}).status == 422);
 }
 
-TEST_CASE("contract: update by id and by name, the six transitions, delete by id and by name") {
-  ApiFixture api;
-  AgentexClient client(calling(api));
+namespace {
+
+// A registered "life-agent" and its RUNNING task "life"; returns the task's id.
+std::string create_life_task(AgentexClient& client) {
   REQUIRE(client.post("/agents/register", registration("life-agent")).status == 200);
   auto t = create_task(client, "life-agent", {{"name", "life"}, {"params", {{"a", 1}, {"nested", {{"x", 1}}}}}});
-  const auto id = t["id"].get<std::string>();
+  return t["id"].get<std::string>();
+}
 
-  // tasks.update_by_id(merge_params=, task_metadata=): shallow merge, whole replace.
+}  // namespace
+
+TEST_CASE("contract: tasks update by id and by name: merge_params merges shallowly, task_metadata replaces whole") {
+  ApiFixture api;
+  AgentexClient client(calling(api));
+  const auto id = create_life_task(client);
+
+  // tasks.update_by_id(merge_params=, task_metadata=)
   auto merged = client.put("/tasks/" + id, {{"merge_params", {{"b", 2}, {"nested", {{"y", 2}}}}}});
   REQUIRE_MESSAGE(merged.status == 200, merged.body);
   CHECK(merged.json()["params"] == json{{"a", 1}, {"b", 2}, {"nested", {{"y", 2}}}});
@@ -245,8 +304,14 @@ TEST_CASE("contract: update by id and by name, the six transitions, delete by id
   CHECK(noop.json()["updated_at"] == client.get("/tasks/" + id).json()["updated_at"]);
   CHECK(client.put("/tasks/00000000-0000-4000-8000-000000000000", json::object()).status == 404);
   CHECK(client.put("/tasks/name/nope", json::object()).status == 404);
+}
 
-  // interrupt (from RUNNING only), then complete from INTERRUPTED; the client sends {} without a reason.
+TEST_CASE("contract: interrupt only from RUNNING, complete from INTERRUPTED, then no more transitions but updates") {
+  ApiFixture api;
+  AgentexClient client(calling(api));
+  const auto id = create_life_task(client);
+
+  // The client sends {} without a reason.
   auto interrupted = client.post("/tasks/" + id + "/interrupt", json::object());
   REQUIRE_MESSAGE(interrupted.status == 200, interrupted.body);
   CHECK(interrupted.json()["status"] == "INTERRUPTED");
@@ -267,8 +332,14 @@ TEST_CASE("contract: update by id and by name, the six transitions, delete by id
                                           "running or interrupted tasks can have their status updated.");
   // A terminal task can still be updated (upstream has no status check on PUT).
   CHECK(client.put("/tasks/" + id, {{"merge_params", {{"after", true}}}}).status == 200);
+}
 
-  // The other five from RUNNING, each with its default reason (an empty reason gets it too).
+TEST_CASE("contract: the other five transitions from RUNNING, each with its default reason; an unknown one is a 404") {
+  ApiFixture api;
+  AgentexClient client(calling(api));
+  const auto id = create_life_task(client);
+
+  // An empty reason gets the default too.
   const std::vector<std::tuple<std::string, std::string, std::string>> transitions{
       {"complete", "COMPLETED", "Task completed"},
       {"fail", "FAILED", "Task failed"},
@@ -289,8 +360,14 @@ TEST_CASE("contract: update by id and by name, the six transitions, delete by id
   CHECK(api.call("POST", "/tasks/" + bare["id"].get<std::string>() + "/cancel").status == 200);
   CHECK(client.post("/tasks/" + id + "/explode", json::object()).status == 404);
   CHECK(client.post("/tasks/not-a-uuid/complete", json::object()).status == 404);
+}
 
-  // delete by id (bare id in the message) and by name (quoted).
+TEST_CASE("contract: tasks delete by id (a bare id in the message) and by name (quoted)") {
+  ApiFixture api;
+  AgentexClient client(calling(api));
+  const auto id = create_life_task(client);
+  REQUIRE(create_task(client, "life-agent", {{"name", "bare"}})["name"] == "bare");
+
   auto by_id = client.del("/tasks/" + id);
   REQUIRE(by_id.status == 200);
   CHECK(by_id.json() == json{{"id", id}, {"message", "Task " + id + " deleted successfully"}});
@@ -301,7 +378,8 @@ TEST_CASE("contract: update by id and by name, the six transitions, delete by id
   CHECK(client.del("/tasks/name/bare").status == 404);
 }
 
-TEST_CASE("contract: RPC task/create defaults and params overwrite, task/cancel, methods per acp_type") {
+TEST_CASE(
+    "contract: RPC task/create defaults, overwrites a named task's params, resumes it, and creates unnamed ones") {
   ApiFixture api;
   AgentexClient client(calling(api));
   auto agent = client.post("/agents/register", registration("rpc-agent"));
@@ -337,8 +415,16 @@ TEST_CASE("contract: RPC task/create defaults and params overwrite, task/cancel,
   REQUIRE(by_id.status == 200);
   CHECK(by_id.json()["id"] == 7);
   CHECK(by_id.json()["result"]["name"].is_null());
+}
 
-  // task/cancel by id and by name: CANCELED "by user"; a terminal task comes back unchanged.
+TEST_CASE("contract: RPC task/cancel by id and by name cancels \"by user\"; a terminal task comes back unchanged") {
+  ApiFixture api;
+  AgentexClient client(calling(api));
+  auto agent = client.post("/agents/register", registration("rpc-agent"));
+  REQUIRE(agent.status == 200);
+  const auto agent_id = id_of(agent);
+  const auto task = create_task(client, "rpc-agent", {{"name", "rpc-t"}});
+
   auto cancel = client.rpc("/agents/" + agent_id, "task/cancel", {{"task_id", task["id"]}});
   REQUIRE_MESSAGE(cancel.status == 200, cancel.body);
   CHECK(cancel.json()["result"]["status"] == "CANCELED");
@@ -355,8 +441,15 @@ TEST_CASE("contract: RPC task/create defaults and params overwrite, task/cancel,
   REQUIRE(neither.status == 200);  // upstream's 500 would be retried by the client
   CHECK(neither.json()["error"]["code"] == -32602);
   CHECK(client.rpc("/agents/name/rpc-agent", "task/cancel", {{"task_id", "a"}, {"task_name", "b"}}).status == 422);
+}
 
-  // Methods allowed by acp_type; the ones that need the agent's ACP server are errors, not 422s.
+TEST_CASE("contract: RPC methods are allowed by acp_type, and unknown or deleted agents are errors") {
+  ApiFixture api;
+  AgentexClient client(calling(api));
+  REQUIRE(client.post("/agents/register", registration("rpc-agent")).status == 200);
+  create_task(client, "rpc-agent", {{"name", "rpc-t"}});
+
+  // The methods that need the agent's ACP server are errors, not 422s.
   REQUIRE(client.post("/agents/register", registration("sync-agent", "sync")).status == 200);
   auto sync_cancel = client.rpc("/agents/name/sync-agent", "task/cancel", {{"task_name", "rpc-t"}});
   REQUIRE(sync_cancel.status == 200);

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <fstream>
@@ -42,15 +43,23 @@ double prometheus_value(unsigned short port, const std::string& query) {
   return std::stod(result[0].at("value").at(1).get<std::string>());
 }
 
-}  // namespace
+// The series that the dashboard's rate() and increase() panels read.
+constexpr std::array<const char*, 12> kRatedSeries{"task_fgac_dual_write_attempts_total",
+                                                   "task_fgac_dual_write_success_total",
+                                                   "task_fgac_dual_write_retries_total",
+                                                   "task_fgac_dual_write_failures_total",
+                                                   "task_fgac_dual_write_lag_seconds_bucket",
+                                                   "task_fgac_dual_write_request_duration_seconds_bucket",
+                                                   "tasks_created_total",
+                                                   "http_requests_total",
+                                                   "http_request_duration_seconds_bucket",
+                                                   "task_authz_decisions_total",
+                                                   "task_authz_checks_total",
+                                                   "task_authz_check_duration_seconds_bucket"};
 
-TEST_CASE("dashboard: every panel's query returns series from Prometheus scraping the stack") {
-  // Shadow, as during a rollout: the enforcement row shows decisions without denying anything.
-  Stack stack({.api_env = {"FGAC_TASKS_ENFORCE=shadow"}});
-  stack.create_agent("agent-dash");
-  char dir_template[] = "/tmp/fgac-prom-XXXXXX";
-  REQUIRE(mkdtemp(dir_template) != nullptr);
-  const std::string dir = dir_template;
+// Prometheus on `port`, scraping the stack's API and worker every second,
+// with its config and data in `dir`.
+ChildProcess start_prometheus(const Stack& stack, const std::string& dir, unsigned short port) {
   {
     std::ofstream config(dir + "/prometheus.yml");
     config << "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
@@ -60,15 +69,16 @@ TEST_CASE("dashboard: every panel's query returns series from Prometheus scrapin
            << "  - job_name: outbox-worker\n    static_configs: [{targets: ['127.0.0.1:" << stack.worker_monitor_port(0)
            << "']}]\n";
   }
-  const auto port = free_port();
-  ChildProcess prometheus(
-      "prometheus",
-      {"prometheus", "--config.file=" + dir + "/prometheus.yml", "--storage.tsdb.path=" + dir + "/data",
-       "--web.listen-address=127.0.0.1:" + std::to_string(port)},
-      {});
-  wait_for_http(port, "/-/ready", seconds(30));
+  return ChildProcess("prometheus",
+                      {"prometheus", "--config.file=" + dir + "/prometheus.yml", "--storage.tsdb.path=" + dir + "/data",
+                       "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+                      {});
+}
 
-  // Load, with a short outage (retries), a permanent rejection (a dead letter) and some client errors.
+// Load, with a short outage (retries), a permanent rejection (a dead letter)
+// and some client errors; then registered tasks read by their creator
+// (allowed) and by a stranger (a would-be denial).
+void run_session(Stack& stack) {
   for (int i = 0; i < 20; ++i)
     stack.create_task("agent-dash", "d-" + std::to_string(i), i % 2 ? "dev-sa-token" : "dev-user-token");
   stack.authz().set_faults({{"status", 503}, {"ops", {"register", "deregister"}}, {"for_s", 2}});
@@ -92,33 +102,35 @@ TEST_CASE("dashboard: every panel's query returns series from Prometheus scrapin
     stack.call("GET", "/tasks/not-a-uuid");
   }
   REQUIRE(stack.drained(seconds(30)));
-  // Registered tasks read by their creator (allowed) and by a stranger (a would-be denial).
   for (const auto& id : kept) {
     CHECK(stack.call("GET", "/tasks/" + id).status == 200);
     CHECK(stack.call("GET", "/tasks/" + id, "", "dev-user2-token").status == 200);  // shadow denies nothing
   }
+}
+
+}  // namespace
+
+TEST_CASE("dashboard: every panel's query returns series from Prometheus scraping the stack") {
+  // Shadow, as during a rollout: the enforcement row shows decisions without denying anything.
+  Stack stack({.api_env = {"FGAC_TASKS_ENFORCE=shadow"}});
+  stack.create_agent("agent-dash");
+  char dir_template[] = "/tmp/fgac-prom-XXXXXX";
+  REQUIRE(mkdtemp(dir_template) != nullptr);
+  const std::string dir = dir_template;
+  const auto port = free_port();
+  const auto prometheus = start_prometheus(stack, dir, port);
+  wait_for_http(port, "/-/ready", seconds(30));
+  run_session(stack);
+
   // Prometheus holds the session's final state: its newest scrape of each
   // target shows what that target reports now, and every counter has the two
   // samples within the dashboards' 1m rate() window that a rate needs.
   const double delivered = stack.metric_sum(stack.worker_metrics(), "task_fgac_dual_write_success_total");
   const double created =
       stack.metric_sum(http_call(stack.api_monitor_port(), "GET", "/metrics").body, "tasks_created_total");
-  // The series that the dashboard's rate() and increase() panels read.
-  const std::vector<std::string> rated{"task_fgac_dual_write_attempts_total",
-                                       "task_fgac_dual_write_success_total",
-                                       "task_fgac_dual_write_retries_total",
-                                       "task_fgac_dual_write_failures_total",
-                                       "task_fgac_dual_write_lag_seconds_bucket",
-                                       "task_fgac_dual_write_request_duration_seconds_bucket",
-                                       "tasks_created_total",
-                                       "http_requests_total",
-                                       "http_request_duration_seconds_bucket",
-                                       "task_authz_decisions_total",
-                                       "task_authz_checks_total",
-                                       "task_authz_check_duration_seconds_bucket"};
   const auto fewest_samples = [&] {
     double fewest = std::numeric_limits<double>::infinity();
-    for (const auto& name : rated)
+    for (const std::string name : kRatedSeries)
       fewest = std::min(fewest, prometheus_value(port, "min(count_over_time(" + name + "[1m]))"));
     return fewest;
   };
