@@ -27,8 +27,13 @@ struct PgCompletion::Waiting {
 };
 
 PgCompletion::PgCompletion(asio::io_context& ioc, PgPool& pool, const outbox::WorkerOutbox& outbox,
-                           WorkerMetrics& metrics, std::size_t max_batch)
-    : ioc_(ioc), pool_(pool), outbox_(outbox), metrics_(metrics), max_batch_(std::max<std::size_t>(max_batch, 1)) {}
+                           WorkerMetrics& metrics, std::chrono::milliseconds window, std::size_t max_batch)
+    : ioc_(ioc),
+      pool_(pool),
+      outbox_(outbox),
+      metrics_(metrics),
+      window_(window),
+      max_batch_(std::max<std::size_t>(max_batch, 1)) {}
 
 asio::awaitable<bool> PgCompletion::complete(const outbox::ClaimedRow& row,
                                              const std::optional<std::string>& zedtoken) {
@@ -48,8 +53,12 @@ asio::awaitable<bool> PgCompletion::complete(const outbox::ClaimedRow& row,
 }
 
 asio::awaitable<void> PgCompletion::write_batches() {
-  // One turn of the loop first: every delivery answered in this turn joins.
-  co_await asio::post(ioc_, asio::use_awaitable);
+  // A short window first: every delivery answered meanwhile joins this batch
+  // (at moderate rates answers come a few per millisecond, and each batch is
+  // one commit); the ones answered while a batch is written join the next.
+  asio::steady_timer window(ioc_, window_);
+  boost::system::error_code ignored;
+  co_await window.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
   while (!queue_.empty()) {
     const std::size_t n = std::min(queue_.size(), max_batch_);
     Batch batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));

@@ -32,19 +32,20 @@ class Completion {
 };
 
 // Runs the outbox module's guarded statements on the worker's pool.
-// Completions, the hot path, are group-committed: every complete() that
-// arrives while a batch is being written joins the next one (at most
-// `max_batch`), so at low load a completion is written alone on the next turn
-// of the loop, and under load one statement and one commit carry all that
-// finished meanwhile. A batch that fails is written again one row at a time,
+// Completions, the hot path, are group-committed: the complete() calls that
+// arrive within `window` of the first, or while a batch is being written,
+// share one statement and one commit (at most `max_batch`), so a completion
+// waits at most the window plus one batch, and under load one commit
+// carries all that finished meanwhile. A batch that fails is written again one row at a time,
 // so that a bad row fails only its own delivery. Retries and dead letters
 // (rare, and already paced by backoff and the breaker) are one statement each.
 class PgCompletion final : public Completion {
  public:
   static constexpr std::size_t kDefaultMaxBatch = 500;
+  static constexpr std::chrono::milliseconds kDefaultWindow{2};
 
   PgCompletion(boost::asio::io_context& ioc, PgPool& pool, const outbox::WorkerOutbox& outbox, WorkerMetrics& metrics,
-               std::size_t max_batch = kDefaultMaxBatch);
+               std::chrono::milliseconds window = kDefaultWindow, std::size_t max_batch = kDefaultMaxBatch);
 
   boost::asio::awaitable<bool> complete(const outbox::ClaimedRow& row,
                                         const std::optional<std::string>& zedtoken) override;
@@ -67,6 +68,7 @@ class PgCompletion final : public Completion {
   PgPool& pool_;
   const outbox::WorkerOutbox& outbox_;
   WorkerMetrics& metrics_;
+  std::chrono::milliseconds window_;
   std::size_t max_batch_;
   Batch queue_;
   bool writing_ = false;

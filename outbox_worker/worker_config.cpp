@@ -12,12 +12,9 @@ std::string default_worker_id() {
   gethostname(host, sizeof host - 1);
   return std::string(host) + "-" + std::to_string(getpid());
 }
-}  // namespace
 
-WorkerConfig load_worker_config(const EnvSource& env, std::vector<EnvVar>* declared) {
-  using std::chrono::milliseconds;
-  EnvReader r(env);
-  WorkerConfig c;
+// The database and the authz service it calls.
+void read_connections(EnvReader& r, WorkerConfig& c) {
   c.database.url = r.required_str("DATABASE_URL", "libpq URI");
   c.database.application_name = "outbox-worker";
   c.database.statements = read_statement_mode(r);
@@ -31,6 +28,11 @@ WorkerConfig load_worker_config(const EnvSource& env, std::vector<EnvVar>* decla
     }
   }
   c.service_token = r.optional_str("AUTHZ_SERVICE_TOKEN", "sent as Authorization: Bearer; never logged or stored");
+}
+
+// Claims, calls in flight, leases, polling, retries and the breaker.
+void read_delivery(EnvReader& r, WorkerConfig& c) {
+  using std::chrono::milliseconds;
   c.worker_id = r.str("WORKER_ID", default_worker_id(), "recorded as leased_by");
   c.batch_size = r.integer("WORKER_BATCH_SIZE", 100, 1, 10000, "most rows per claim");
   c.concurrency = r.integer("WORKER_CONCURRENCY", 32, 1, 4096, "calls in flight");
@@ -53,6 +55,11 @@ WorkerConfig load_worker_config(const EnvSource& env, std::vector<EnvVar>* decla
                                   milliseconds(600000), "pause before the first probe");
   c.breaker.pause.cap = r.millis("WORKER_BREAKER_PAUSE_CAP_MS", kBreakerPauseCap, milliseconds(1), milliseconds(600000),
                                  "longest pause between probes");
+}
+
+// Per-call deadlines, shutdown, gauges and the monitor listener.
+void read_timeouts_and_monitor(EnvReader& r, WorkerConfig& c) {
+  using std::chrono::milliseconds;
   c.connect_timeout = r.millis("AUTHZ_CONNECT_TIMEOUT_MS", milliseconds(2000), milliseconds(10), milliseconds(600000),
                                "connect deadline per call");
   c.request_timeout = r.millis("AUTHZ_REQUEST_TIMEOUT_MS", milliseconds(10000), milliseconds(10), milliseconds(600000),
@@ -66,6 +73,10 @@ WorkerConfig load_worker_config(const EnvSource& env, std::vector<EnvVar>* decla
   c.monitor.address = r.str("MONITOR_ADDR", "0.0.0.0", "monitor listen address");
   c.monitor.port = r.port("WORKER_MONITOR_PORT", 8082, "monitor port: /healthz, /readyz, /metrics");
   c.monitor.max_connections = 64;
+}
+
+// Rules across variables.
+void check_consistency(EnvReader& r, const WorkerConfig& c) {
   if (c.retry.base > c.retry.cap) r.fail("WORKER_BACKOFF_BASE_MS must not exceed WORKER_BACKOFF_CAP_MS");
   if (c.breaker.pause.base > c.breaker.pause.cap) {
     r.fail("WORKER_BREAKER_PAUSE_BASE_MS must not exceed WORKER_BREAKER_PAUSE_CAP_MS");
@@ -76,11 +87,26 @@ WorkerConfig load_worker_config(const EnvSource& env, std::vector<EnvVar>* decla
            std::to_string(kLeaseSafetyMargin.count()) + " ms safety margin must stay below WORKER_LEASE_MS (" +
            std::to_string(c.lease.count()) + ")");
   }
+}
+
+void read_log_level(EnvReader& r, WorkerConfig& c) {
   try {
     c.log_level = log::parse_level(r.str("LOG_LEVEL", "info", "debug, info, warn or error"));
   } catch (const std::exception& e) {
     r.fail(std::string("LOG_LEVEL: ") + e.what());
   }
+}
+
+}  // namespace
+
+WorkerConfig load_worker_config(const EnvSource& env, std::vector<EnvVar>* declared) {
+  EnvReader r(env);
+  WorkerConfig c;
+  read_connections(r, c);
+  read_delivery(r, c);
+  read_timeouts_and_monitor(r, c);
+  check_consistency(r, c);
+  read_log_level(r, c);
   r.reject_unknown(kWorkerOwnedPrefixes);
   if (declared) *declared = r.declared();
   r.finish();

@@ -29,6 +29,7 @@ def settings():
     return {"tasks": int(os.environ.get("BENCH_BACKFILL_TASKS", "1000000")),
             "worker_concurrency": int(os.environ.get("BENCH_BACKFILL_CONCURRENCY", "64")),
             "ceiling_seconds": int(os.environ.get("BENCH_CEILING_SECONDS", "20")),
+            "taskctl_args": os.environ.get("BENCH_BACKFILL_ARGS", ""),
             "taskctl": "backfill (defaults: --batch 1000 --max-pending 1000)", "live_clients": LIVE_CLIENTS,
             "live_think_ms": LIVE_THINK_MS, "live_window_s": LIVE_WINDOW_S, "kill_at_fraction": KILL_AT}
 
@@ -78,7 +79,9 @@ class LiveCreates:
 
 
 def backfill_process(pg, name):
-    return Process(name, [os.path.join(bin_dir(), "taskctl"), "backfill"], env={"DATABASE_URL": pg.url})
+    # BENCH_BACKFILL_ARGS: extra taskctl options, e.g. "--rate 1500" to leave the live traffic headroom.
+    extra = os.environ.get("BENCH_BACKFILL_ARGS", "").split()
+    return Process(name, [os.path.join(bin_dir(), "taskctl"), "backfill", *extra], env={"DATABASE_URL": pg.url})
 
 
 def run_backfill(pg, total):

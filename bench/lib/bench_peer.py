@@ -70,7 +70,7 @@ def run():
     drain_prev, steady_prev = report.load_result("worker-drain"), report.load_result("steady-lag")
     ceiling = (drain_prev["results"]["ceiling"]["rate_per_s"] if drain_prev
                else measure_ceiling(authz, d_cfg["ceiling_seconds"])["rate_per_s"])
-    rate = steady_prev["settings"]["rate_per_s"] if steady_prev else int(ceiling / 2)
+    rate = int(os.environ.get("BENCH_STEADY_RATE") or (steady_prev["settings"]["rate_per_s"] if steady_prev else ceiling / 2))
     stmt = capture_statement(pg, authz)
     ours_script, ours_defines = workload.create_script(stmt)
     peer_script, peer_defines = workload.peer_create_script(stmt)
