@@ -163,6 +163,7 @@ TEST_CASE("repository: one statement completes a batch, each delivery by its own
   h.exec("UPDATE authz_outbox SET desired = 'absent', generation = generation + 1 WHERE resource_id = 'r0'");
   h.exec("UPDATE authz_outbox SET leased_by = 'other' WHERE resource_id = 'r1'");
   std::vector<Delivered> batch;
+  batch.reserve(rows.size());
   for (const auto& row : rows) batch.push_back({.row = &row, .zedtoken = "zed-" + row.resource_id});
   const auto applied = repo.complete(*db.conn, std::span<const Delivered>(batch));
   REQUIRE(applied.size() == rows.size());
