@@ -36,6 +36,13 @@ std::string id_of(const HttpResult& r) {
   return r.json()["id"].get<std::string>();
 }
 
+// agents.register(name=...) as the client sends it; the new agent's id.
+std::string register_agent(AgentexClient& client, const std::string& name) {
+  auto registered = client.post("/agents/register", registration(name));
+  REQUIRE_MESSAGE(registered.status == 200, registered.body);
+  return id_of(registered);
+}
+
 // agents.create_task(agent_name=..., params={...}) and its result, which the client validates as a Task.
 json create_task(AgentexClient& client, const std::string& agent, const json& params) {
   auto r = client.rpc("/agents/name/" + agent, "task/create", params);
@@ -97,9 +104,7 @@ TEST_CASE(
     "a 400") {
   ApiFixture api;
   AgentexClient client(calling(api));
-  auto registered = client.post("/agents/register", registration("reg-agent"));
-  REQUIRE(registered.status == 200);
-  const auto id = id_of(registered);
+  const auto id = register_agent(client, "reg-agent");
 
   auto by_id = registration("reg-renamed");
   by_id["agent_id"] = id;
@@ -122,9 +127,7 @@ TEST_CASE(
 TEST_CASE("contract: agents retrieve by id and by name, and list with limit, order, page and task_id") {
   ApiFixture api;
   AgentexClient client(calling(api));
-  auto registered = client.post("/agents/register", registration("reg-renamed"));
-  REQUIRE(registered.status == 200);
-  const auto id = id_of(registered);
+  const auto id = register_agent(client, "reg-renamed");
   REQUIRE(client.post("/agents/register", registration("reg-other")).status == 200);
 
   // retrieve, retrieve_by_name
@@ -162,9 +165,7 @@ TEST_CASE(
     "revives the agent") {
   ApiFixture api;
   AgentexClient client(calling(api));
-  auto registered = client.post("/agents/register", registration("reg-renamed"));
-  REQUIRE(registered.status == 200);
-  const auto id = id_of(registered);
+  const auto id = register_agent(client, "reg-renamed");
   REQUIRE(client.post("/agents/register", registration("reg-other")).status == 200);
   auto task = create_task(client, "reg-renamed", {{"name", "reg-task"}});
 
