@@ -267,6 +267,12 @@ ClaimedRow claimed_row(const pqxx::row& r) {
           .enqueued_at = r["enqueued_at"].as<double>()};
 }
 
+// A claimed row as the batch statements read it (jsonb_to_recordset): which
+// row, and the generation the claim saw.
+nlohmann::json claimed_generation(const ClaimedRow& row) {
+  return {{"resource_type", row.resource_type}, {"resource_id", row.resource_id}, {"generation", row.generation}};
+}
+
 // One outbox row's key as one string (a resource type holds no control characters).
 std::string row_key(std::string_view resource_type, std::string_view resource_id) {
   std::string key;
@@ -372,8 +378,7 @@ std::vector<bool> WorkerOutbox::complete(pqxx::connection& conn, std::span<const
   auto registered = nlohmann::json::array();
   for (const Delivered* d : sorted) {
     const ClaimedRow& row = *d->row;
-    done.push_back(
-        {{"resource_type", row.resource_type}, {"resource_id", row.resource_id}, {"generation", row.generation}});
+    done.push_back(claimed_generation(row));
     // A malformed id names no task; it must not make the completion fail forever.
     if (row.op == Op::register_ && row.resource_type == "task" && is_uuid(row.resource_id)) {
       registered.push_back({{"task_id", row.resource_id},
@@ -401,10 +406,7 @@ bool WorkerOutbox::complete(pqxx::connection& conn, const ClaimedRow& row,
 
 long long WorkerOutbox::release_undelivered(pqxx::connection& conn, std::span<const ClaimedRow> rows) const {
   auto items = nlohmann::json::array();
-  for (const auto& row : rows) {
-    items.push_back(
-        {{"resource_type", row.resource_type}, {"resource_id", row.resource_id}, {"generation", row.generation}});
-  }
+  for (const auto& row : rows) items.push_back(claimed_generation(row));
   pqxx::nontransaction tx(conn);
   return static_cast<long long>(exec(tx, kReleaseUndelivered, items.dump(), worker_id_).affected_rows());
 }

@@ -1,7 +1,6 @@
 #include "outbox_worker/claimer.hpp"
 
 #include <algorithm>
-#include <memory>
 
 #include "common/log.hpp"
 
@@ -160,10 +159,13 @@ void Claimer::wake_if_room_grew(long long room_before) {
 
 asio::awaitable<void> Claimer::deliver_one(Ready ready) {
   // Once per delivery, also for one that ended without reporting its answer.
-  auto answered = std::make_shared<bool>(false);
-  auto answer = [this, answered] {
-    if (*answered) return;
-    *answered = true;
+  // The flag lives in this frame, which outlasts the call: the callback
+  // captures two pointers, small enough for std::function to hold without
+  // allocating on every delivery.
+  bool answered = false;
+  auto answer = [this, &answered] {
+    if (answered) return;
+    answered = true;
     on_answer();
   };
   const DeliveryReport report = co_await deliver_(std::move(ready.row), ready.lease_end, ready.probe, answer);
