@@ -6,14 +6,10 @@ conditions; bounded in time and count, loopback only.
 
 Usage: bench/hostile/rss.py [--port 8080] [--pid PID] [--idle 1000] [--slow 50] [--floods 64]
 """
-import argparse, os, resource, socket, subprocess, threading, time
+import argparse, os, resource, socket, subprocess, sys, threading, time
 
-def rss_kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from stack import mem_kib as rss_kib  # noqa: E402  (VmRSS / VmHWM of a pid, in KiB)
 
 def connect(port):
     s = socket.create_connection(("127.0.0.1", port), timeout=5)

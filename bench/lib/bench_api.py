@@ -6,7 +6,7 @@ import os
 import report
 import workload
 from load import pgbench, wrk
-from stack import DEV_TOKEN, AuthzServer, PgBouncer, Postgres, TaskApi, cpu_seconds, mem_kib, migrate
+from stack import DEV_TOKEN, AuthzServer, PgBouncer, TaskApi, cpu_seconds, mem_kib
 
 CONCURRENCIES = (1, 16, 64)
 WARMUP_S = 3
@@ -54,12 +54,7 @@ def pgbouncer_run(pg, authz, seconds, direct):
 def run():
     cfg = settings()
     seconds = cfg["seconds_per_run"]
-    cond = report.conditions()
-    print("== api-create: POST /tasks (dual-write on) vs pgbench of the same statement ==")
-    report.print_conditions(cond)
-
-    pg = Postgres(report.PG_SETTINGS)
-    migrate(pg)
+    cond, pg = report.begin("api-create: POST /tasks (dual-write on) vs pgbench of the same statement")
     authz = AuthzServer()
     api = TaskApi(pg, authz, dual_write=True)
     api.create_agent(workload.AGENT_NAME)

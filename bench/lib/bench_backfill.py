@@ -14,8 +14,8 @@ import report
 import workload
 from bench_worker import measure_ceiling
 from load import wrk
-from stack import (DEV_TOKEN, AuthzServer, OutboxWorker, Postgres, Process, TaskApi, bin_dir, cpu_seconds, mem_kib,
-                   metric_sum, migrate, scrape)
+from stack import (DEV_TOKEN, AuthzServer, OutboxWorker, Process, TaskApi, bin_dir, cpu_seconds, mem_kib,
+                   metric_sum, scrape)
 
 CHUNK = 100_000  # tasks per INSERT while filling
 LIVE_CLIENTS = 2
@@ -113,12 +113,8 @@ def live_lag(pg):
 
 def run():
     cfg = settings()
-    cond = report.conditions()
     n = cfg["tasks"]
-    print(f"== backfill: {n} tasks created with dual-write off, then taskctl backfill with live creates ==")
-    report.print_conditions(cond)
-    pg = Postgres(report.PG_SETTINGS)
-    migrate(pg)
+    cond, pg = report.begin(f"backfill: {n} tasks created with dual-write off, then taskctl backfill with live creates")
     authz = AuthzServer()
     ceiling = measure_ceiling(authz, cfg["ceiling_seconds"], connections=cfg["worker_concurrency"])
     print(f"  authz register ceiling (wrk, {cfg['worker_concurrency']} connections): {ceiling['rate_per_s']}/s")

@@ -12,7 +12,7 @@ import time
 import report
 import workload
 from load import wrk
-from stack import DEV_TOKEN, AuthzServer, OutboxWorker, Postgres, TaskApi, migrate, scrape
+from stack import DEV_TOKEN, AuthzServer, OutboxWorker, TaskApi, scrape
 
 CONCURRENCY = 16
 
@@ -29,11 +29,7 @@ def pending(pg):
 def run():
     cfg = settings()
     seconds = cfg["seconds_per_phase"]
-    cond = report.conditions()
-    print(f"== outage: POST /tasks at concurrency {CONCURRENCY}, authz healthy then down ({seconds} s each) ==")
-    report.print_conditions(cond)
-    pg = Postgres(report.PG_SETTINGS)
-    migrate(pg)
+    cond, pg = report.begin(f"outage: POST /tasks at concurrency {CONCURRENCY}, authz healthy then down ({seconds} s each)")
     authn = AuthzServer("authz-authn")
     authz = AuthzServer("authz-register")
     api = TaskApi(pg, authn, dual_write=True)

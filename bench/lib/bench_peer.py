@@ -10,7 +10,7 @@ import report
 import workload
 from bench_worker import DEFAULT_CONCURRENCY, capture_statement, drain_once, drain_settings, measure_ceiling, \
     steady_settings
-from stack import AuthzServer, OutboxWorker, PeerWorker, Postgres, Sink, migrate, peer_migrate, truncate
+from stack import AuthzServer, OutboxWorker, PeerWorker, Postgres, Sink, peer_migrate, truncate
 
 SINK_LATENCY_MS = 20
 SINK_DRAIN_ROWS = int(os.environ.get("BENCH_PEER_SINK_ROWS", "20000"))
@@ -59,11 +59,7 @@ def steady_run(pg, authz, script, defines, rate, seconds, start):
 def run():
     d_cfg, s_cfg = drain_settings(), steady_settings()
     rows, seconds = d_cfg["rows"], s_cfg["seconds"]
-    cond = report.conditions()
-    print(f"== peer: graphile-worker vs outbox-worker, {rows}-row drain and {seconds} s steady state ==")
-    report.print_conditions(cond)
-    pg = Postgres(report.PG_SETTINGS)
-    migrate(pg)
+    cond, pg = report.begin(f"peer: graphile-worker vs outbox-worker, {rows}-row drain and {seconds} s steady state")
     peer_migrate(pg)
     authz = AuthzServer()
 

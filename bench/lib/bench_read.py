@@ -15,7 +15,7 @@ import time
 import report
 import workload
 from load import percentile, wrk
-from stack import DEV_PRINCIPAL, DEV_TOKEN, AuthzServer, OutboxWorker, Postgres, TaskApi, metric_sum, migrate, scrape
+from stack import DEV_PRINCIPAL, DEV_TOKEN, AuthzServer, OutboxWorker, Postgres, TaskApi, metric_sum, scrape
 
 MODES = ("off", "shadow", "enforce")
 CONCURRENCIES = (1, 16)
@@ -162,12 +162,7 @@ def added(run, base):
 def run():
     cfg = settings()
     seconds = cfg["seconds_per_run"]
-    cond = report.conditions()
-    print("== api-read: GET /tasks/{id} with FGAC_TASKS_ENFORCE=off (baseline), shadow, enforce ==")
-    report.print_conditions(cond)
-
-    pg = Postgres(report.PG_SETTINGS)
-    migrate(pg)
+    cond, pg = report.begin("api-read: GET /tasks/{id} with FGAC_TASKS_ENFORCE=off (baseline), shadow, enforce")
     authz = AuthzServer()
     setup_api = TaskApi(pg, authz, dual_write=True, name="task-api-setup")
     setup_api.create_agent(workload.AGENT_NAME)

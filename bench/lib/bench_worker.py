@@ -6,7 +6,7 @@ import os
 import report
 import workload
 from load import wrk
-from stack import AuthzServer, OutboxWorker, Postgres, TaskApi, metric_sum, migrate, scrape, truncate
+from stack import AuthzServer, OutboxWorker, Postgres, TaskApi, metric_sum, scrape, truncate
 
 INJECTED_LATENCY_MS = 20
 LATENCY_CONCURRENCIES = (8, 32, 128)
@@ -77,11 +77,7 @@ def measure_ceiling(authz, seconds, connections=DEFAULT_CONCURRENCY, latency_ms=
 
 def run_drain():
     cfg = drain_settings()
-    cond = report.conditions()
-    print(f"== worker-drain: {cfg['rows']} pending outbox rows vs the authz server's register ceiling ==")
-    report.print_conditions(cond)
-    pg = Postgres(report.PG_SETTINGS)
-    migrate(pg)
+    cond, pg = report.begin(f"worker-drain: {cfg['rows']} pending outbox rows vs the authz server's register ceiling")
     authz = AuthzServer()
 
     ceiling = measure_ceiling(authz, cfg["ceiling_seconds"])
@@ -141,11 +137,7 @@ def run_drain():
 
 def run_steady(ceiling_per_s=None):
     cfg = steady_settings()
-    cond = report.conditions()
-    print(f"== steady-lag: creates through the API at half the register ceiling for {cfg['seconds']} s ==")
-    report.print_conditions(cond)
-    pg = Postgres(report.PG_SETTINGS)
-    migrate(pg)
+    cond, pg = report.begin(f"steady-lag: creates through the API at half the register ceiling for {cfg['seconds']} s")
     authz = AuthzServer()
     if ceiling_per_s is None:
         previous = report.load_result("worker-drain")

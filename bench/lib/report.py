@@ -7,7 +7,7 @@ import os
 import platform
 import subprocess
 
-from stack import PG_BIN, REPO, bin_dir, tool_version
+from stack import PG_BIN, REPO, Postgres, bin_dir, migrate, tool_version
 
 RESULTS_DIR = os.path.join(REPO, "bench", "results")
 
@@ -90,6 +90,17 @@ def conditions():
 def target(name, figure, op, limit, unit=""):
     met = figure is not None and (figure >= limit if op == ">=" else figure < limit)
     return {"target": name, "figure": figure, "rule": f"{op} {limit}{unit}", "met": met}
+
+
+def begin(title):
+    """Starts a benchmark: prints its title and the machine's conditions, and
+    starts a throwaway Postgres cluster with the schema migrated. Returns both."""
+    cond = conditions()
+    print(f"== {title} ==")
+    print_conditions(cond)
+    pg = Postgres(PG_SETTINGS)
+    migrate(pg)
+    return cond, pg
 
 
 def print_conditions(c):

@@ -4,11 +4,7 @@
 package.path = debug.getinfo(1, "S").source:match("^@(.*/)") .. "?.lua;" .. package.path
 local report = require("report")
 
-local next_thread = 0
-function setup(thread)
-  next_thread = next_thread + 1
-  thread:set("thread_no", next_thread)
-end
+setup = report.number_threads
 
 local counter = 0
 local agent_id, tag

@@ -3,6 +3,14 @@
 -- passes them, counts of its own (extra: {name = integer}).
 local report = {}
 
+-- setup = report.number_threads gives each wrk thread a global thread_no
+-- (1, 2, ...), so that its requests can make names no other thread makes.
+local threads_numbered = 0
+function report.number_threads(thread)
+  threads_numbered = threads_numbered + 1
+  thread:set("thread_no", threads_numbered)
+end
+
 function report.done(summary, latency, requests, extra)
   local e = summary.errors
   local more = ""
