@@ -9,6 +9,7 @@
 #pragma once
 
 #include <boost/asio/ssl/context.hpp>
+#include <boost/noncopyable.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -51,13 +52,11 @@ struct HttpClientResponse {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
-class HttpClient {
+class HttpClient : boost::noncopyable {
  public:
   // Throws std::invalid_argument on a bad URL and on an unreadable CA file.
   explicit HttpClient(HttpClientSettings settings);
   ~HttpClient();
-  HttpClient(const HttpClient&) = delete;
-  HttpClient& operator=(const HttpClient&) = delete;
 
   // POSTs a JSON body to base_path + path. Transport failures and timeouts
   // throw boost::system::system_error; any final HTTP status is returned.

@@ -8,25 +8,15 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/enum_names.hpp"
+
 namespace fgac::log {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(Level::info)};
 std::mutex g_write_mutex;
 
-const char* level_name(Level level) {
-  switch (level) {
-    case Level::debug:
-      return "debug";
-    case Level::info:
-      return "info";
-    case Level::warn:
-      return "warn";
-    case Level::error:
-      return "error";
-  }
-  return "info";
-}
+constexpr EnumNames<Level, Level::error> kLevels{"debug", "info", "warn", "error"};
 
 std::string timestamp() {
   const auto now = std::chrono::system_clock::now();
@@ -48,10 +38,8 @@ void set_level(Level level) {
 }
 
 Level parse_level(std::string_view name) {
-  if (name == "debug") return Level::debug;
-  if (name == "info") return Level::info;
-  if (name == "warn" || name == "warning") return Level::warn;
-  if (name == "error") return Level::error;
+  if (name == "warning") return Level::warn;
+  if (const auto level = kLevels.parse(name)) return *level;
   throw std::invalid_argument("unknown log level '" + std::string(name) + "' (debug, info, warn, error)");
 }
 
@@ -63,7 +51,7 @@ void write(Level level, std::string_view message, nlohmann::json fields) {
   if (!enabled(level)) return;
   nlohmann::json line = nlohmann::json::object();
   line["ts"] = timestamp();
-  line["level"] = level_name(level);
+  line["level"] = kLevels.name(level);
   line["msg"] = message;
   if (fields.is_object()) {
     for (auto& [key, value] : fields.items()) line[key] = std::move(value);

@@ -29,6 +29,21 @@ HttpHandler monitor_handler(std::shared_ptr<prometheus::Registry> registry, Read
   };
 }
 
+prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& registry, const std::string& name,
+                                                        const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
+}
+
+prometheus::Family<prometheus::Gauge>& gauge_family(prometheus::Registry& registry, const std::string& name,
+                                                    const std::string& help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
+}
+
+prometheus::Family<prometheus::Histogram>& histogram_family(prometheus::Registry& registry, const std::string& name,
+                                                            const std::string& help) {
+  return prometheus::BuildHistogram().Name(name).Help(help).Register(registry);
+}
+
 const std::vector<double>& latency_buckets() {
   static const std::vector<double> buckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,  0.25,
                                            0.5,   1.0,    2.5,   5.0,  10.0,  30.0, 60.0, 300.0};

@@ -2,6 +2,9 @@
 // /metrics (Prometheus text exposition of the process's registry).
 #pragma once
 
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <functional>
 #include <memory>
@@ -19,6 +22,14 @@ struct Readiness {
 using ReadinessProbe = std::function<boost::asio::awaitable<Readiness>()>;
 
 HttpHandler monitor_handler(std::shared_ptr<prometheus::Registry> registry, ReadinessProbe readiness);
+
+// A metric family registered on `registry` under its name and help text.
+prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& registry, const std::string& name,
+                                                        const std::string& help);
+prometheus::Family<prometheus::Gauge>& gauge_family(prometheus::Registry& registry, const std::string& name,
+                                                    const std::string& help);
+prometheus::Family<prometheus::Histogram>& histogram_family(prometheus::Registry& registry, const std::string& name,
+                                                            const std::string& help);
 
 // Fixed histogram buckets (seconds) for request latencies.
 const std::vector<double>& latency_buckets();

@@ -14,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/noncopyable.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -74,15 +75,13 @@ struct PendingJob {
   boost::asio::steady_timer timer;
 };
 
-class PgPool {
+class PgPool : boost::noncopyable {
  public:
   using Prepare = std::function<void(pqxx::connection&)>;
 
   // `prepare` runs on every new connection (declare prepared statements there).
   PgPool(PgSettings settings, Prepare prepare);
   ~PgPool();
-  PgPool(const PgPool&) = delete;
-  PgPool& operator=(const PgPool&) = delete;
 
   // Runs fn(conn) on a database thread; completion signature void(std::exception_ptr, R).
   // The handler runs exactly once on its own executor: with the job's result,

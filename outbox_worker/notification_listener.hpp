@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/noncopyable.hpp>
 #include <functional>
 #include <thread>
 
@@ -13,12 +14,10 @@
 
 namespace fgac::worker {
 
-class NotificationListener {
+class NotificationListener : boost::noncopyable {
  public:
   NotificationListener(PgSettings settings, std::function<void()> wake);
   ~NotificationListener();
-  NotificationListener(const NotificationListener&) = delete;
-  NotificationListener& operator=(const NotificationListener&) = delete;
 
   void start();
   void stop();

@@ -5,57 +5,33 @@
 namespace fgac::worker {
 
 WorkerMetrics::WorkerMetrics(prometheus::Registry& registry)
-    : retries_(prometheus::BuildCounter()
-                   .Name("task_fgac_dual_write_retries_total")
-                   .Help("Authz calls that failed and will be retried, by op and exception class")
-                   .Register(registry)),
-      failures_(prometheus::BuildCounter()
-                    .Name("task_fgac_dual_write_failures_total")
-                    .Help("Outbox rows dead-lettered, by op and exception class")
-                    .Register(registry)) {
-  auto& attempts = prometheus::BuildCounter()
-                       .Name("task_fgac_dual_write_attempts_total")
-                       .Help("Authz calls attempted, by op")
-                       .Register(registry);
-  auto& successes = prometheus::BuildCounter()
-                        .Name("task_fgac_dual_write_success_total")
-                        .Help("Changes delivered to the authz service, by op")
-                        .Register(registry);
-  auto& durations = prometheus::BuildHistogram()
-                        .Name("task_fgac_dual_write_request_duration_seconds")
-                        .Help("Authz call latency, by op")
-                        .Register(registry);
-  auto& lags = prometheus::BuildHistogram()
-                   .Name("task_fgac_dual_write_lag_seconds")
-                   .Help("Time from the change's commit to its delivery, by op")
-                   .Register(registry);
+    : retries_(counter_family(registry, "task_fgac_dual_write_retries_total",
+                              "Authz calls that failed and will be retried, by op and exception class")),
+      failures_(counter_family(registry, "task_fgac_dual_write_failures_total",
+                               "Outbox rows dead-lettered, by op and exception class")) {
+  auto& attempts = counter_family(registry, "task_fgac_dual_write_attempts_total", "Authz calls attempted, by op");
+  auto& successes =
+      counter_family(registry, "task_fgac_dual_write_success_total", "Changes delivered to the authz service, by op");
+  auto& durations =
+      histogram_family(registry, "task_fgac_dual_write_request_duration_seconds", "Authz call latency, by op");
+  auto& lags = histogram_family(registry, "task_fgac_dual_write_lag_seconds",
+                                "Time from the change's commit to its delivery, by op");
   for (Op op : {Op::register_, Op::deregister}) {
     const std::string name(op_name(op));
     per_op_.at(index(op)) = {&attempts.Add({{"op", name}}), &successes.Add({{"op", name}}),
                              &durations.Add({{"op", name}}, prometheus::Histogram::BucketBoundaries(latency_buckets())),
                              &lags.Add({{"op", name}}, prometheus::Histogram::BucketBoundaries(lag_buckets()))};
   }
-  pending_ = &prometheus::BuildGauge()
-                  .Name("authz_outbox_pending")
-                  .Help("Outbox rows waiting for delivery")
-                  .Register(registry)
-                  .Add({});
-  dead_ =
-      &prometheus::BuildGauge().Name("authz_outbox_dead").Help("Dead-lettered outbox rows").Register(registry).Add({});
-  oldest_ = &prometheus::BuildGauge()
-                 .Name("authz_outbox_oldest_pending_age_seconds")
-                 .Help("Age of the oldest pending outbox row")
-                 .Register(registry)
+  pending_ = &gauge_family(registry, "authz_outbox_pending", "Outbox rows waiting for delivery").Add({});
+  dead_ = &gauge_family(registry, "authz_outbox_dead", "Dead-lettered outbox rows").Add({});
+  oldest_ = &gauge_family(registry, "authz_outbox_oldest_pending_age_seconds", "Age of the oldest pending outbox row")
                  .Add({});
-  breaker_open_ = &prometheus::BuildGauge()
-                       .Name("task_fgac_dual_write_breaker_open")
-                       .Help("1 while the circuit breaker holds claims back because the authz service is unavailable")
-                       .Register(registry)
-                       .Add({});
-  completion_batch_ = &prometheus::BuildHistogram()
-                           .Name("task_fgac_dual_write_completion_batch_rows")
-                           .Help("Deliveries recorded per completion statement (group commit)")
-                           .Register(registry)
+  breaker_open_ =
+      &gauge_family(registry, "task_fgac_dual_write_breaker_open",
+                    "1 while the circuit breaker holds claims back because the authz service is unavailable")
+           .Add({});
+  completion_batch_ = &histogram_family(registry, "task_fgac_dual_write_completion_batch_rows",
+                                        "Deliveries recorded per completion statement (group commit)")
                            .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 5, 10, 20, 50, 100, 200, 500});
 }
 

@@ -44,7 +44,9 @@ class Migrator {
 
   // Applies pending migrations up to and including `target` (all when unset).
   // With dry_run, only reports what would run. Returns the versions applied (or to apply).
-  std::vector<std::string> migrate(bool dry_run, std::optional<std::string> target, const Progress& progress);
+  // `progress` hears each step as a line (taskctl prints them); by default nobody does.
+  std::vector<std::string> migrate(
+      bool dry_run, std::optional<std::string> target, const Progress& progress = [](const std::string&) {});
 
   // True when every known migration is applied with a matching checksum.
   bool is_current();

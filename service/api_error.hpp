@@ -4,21 +4,27 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace fgac::api {
 
-enum class ErrorKind {
-  malformed,           // 400
-  unauthenticated,     // 401
-  forbidden,           // 403: may read the task, not do this to it
-  not_found,           // 404
-  method_not_allowed,  // 405
-  conflict,            // 400: a duplicate name, as upstream (the client retries a 409)
-  too_large,           // 413
-  unsupported_media,   // 415
-  invalid,             // 422
-  unavailable,         // 503
+// Each kind is the HTTP status it answers.
+enum class ErrorKind : unsigned {
+  malformed = 400,  // also a duplicate name, as upstream answers it (kDuplicateMessage)
+  unauthenticated = 401,
+  forbidden = 403,  // may read the task, not do this to it
+  not_found = 404,
+  method_not_allowed = 405,
+  too_large = 413,
+  unsupported_media = 415,
+  invalid = 422,
+  unavailable = 503,
 };
+
+// Upstream's words for a duplicate name; a 400, never a 409, which the agentex
+// client would retry twice.
+inline constexpr std::string_view kDuplicateMessage =
+    "Item already exists. Please check all unique constraints and try again.";
 
 class ApiError : public std::runtime_error {
  public:

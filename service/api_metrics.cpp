@@ -8,18 +8,12 @@
 namespace fgac::api {
 
 ApiMetrics::ApiMetrics(prometheus::Registry& registry)
-    : requests_(prometheus::BuildCounter()
-                    .Name("http_requests_total")
-                    .Help("HTTP requests served, by route pattern, method and status")
-                    .Register(registry)),
-      durations_(prometheus::BuildHistogram()
-                     .Name("http_request_duration_seconds")
-                     .Help("HTTP request latency, by route pattern and method")
-                     .Register(registry)),
-      tasks_created_(prometheus::BuildCounter()
-                         .Name("tasks_created_total")
-                         .Help("Tasks created, by the kind of principal that created them")
-                         .Register(registry)),
+    : requests_(
+          counter_family(registry, "http_requests_total", "HTTP requests served, by route pattern, method and status")),
+      durations_(histogram_family(registry, "http_request_duration_seconds",
+                                  "HTTP request latency, by route pattern and method")),
+      tasks_created_(
+          counter_family(registry, "tasks_created_total", "Tasks created, by the kind of principal that created them")),
       created_user_(&tasks_created_.Add({{"creator_kind", "user"}})),
       created_service_account_(&tasks_created_.Add({{"creator_kind", "service_account"}})),
       created_none_(&tasks_created_.Add({{"creator_kind", "none"}})) {}
@@ -73,36 +67,21 @@ void ApiMetrics::task_created(std::string_view creator_kind) {
 namespace fgac::api {
 
 AuthzMetrics::AuthzMetrics(prometheus::Registry& registry)
-    : decisions_(prometheus::BuildCounter()
-                     .Name("task_authz_decisions_total")
-                     .Help("Per-task authorization decisions, by operation, mode, decision and source")
-                     .Register(registry)),
-      creator_denied_(prometheus::BuildCounter()
-                          .Name("task_authz_creator_denied_total")
-                          .Help("SpiceDB denied a task's own recorded creator: the graph has drifted")
-                          .Register(registry)),
-      checks_(prometheus::BuildCounter()
-                  .Name("task_authz_checks_total")
-                  .Help("POST /v1/authz/check calls, by outcome and exception class")
-                  .Register(registry)),
-      check_durations_(prometheus::BuildHistogram()
-                           .Name("task_authz_check_duration_seconds")
-                           .Help("POST /v1/authz/check latency, by operation and consistency")
-                           .Register(registry)),
-      shadow_dropped_(prometheus::BuildCounter()
-                          .Name("task_authz_shadow_dropped_total")
-                          .Help("Shadow decisions dropped because too many were in flight")
-                          .Register(registry)
+    : decisions_(counter_family(registry, "task_authz_decisions_total",
+                                "Per-task authorization decisions, by operation, mode, decision and source")),
+      creator_denied_(counter_family(registry, "task_authz_creator_denied_total",
+                                     "SpiceDB denied a task's own recorded creator: the graph has drifted")),
+      checks_(counter_family(registry, "task_authz_checks_total",
+                             "POST /v1/authz/check calls, by outcome and exception class")),
+      check_durations_(histogram_family(registry, "task_authz_check_duration_seconds",
+                                        "POST /v1/authz/check latency, by operation and consistency")),
+      shadow_dropped_(counter_family(registry, "task_authz_shadow_dropped_total",
+                                     "Shadow decisions dropped because too many were in flight")
                           .Add({})),
-      shadow_in_flight_(prometheus::BuildGauge()
-                            .Name("task_authz_shadow_in_flight")
-                            .Help("Shadow decisions being computed")
-                            .Register(registry)
-                            .Add({})),
-      breaker_open_(prometheus::BuildGauge()
-                        .Name("task_authz_breaker_open")
-                        .Help("1 while the check circuit breaker is open (checks fail fast with 503)")
-                        .Register(registry)
+      shadow_in_flight_(
+          gauge_family(registry, "task_authz_shadow_in_flight", "Shadow decisions being computed").Add({})),
+      breaker_open_(gauge_family(registry, "task_authz_breaker_open",
+                                 "1 while the check circuit breaker is open (checks fail fast with 503)")
                         .Add({})) {
   // The rollout gate's series exist at 0 from the start, so increase() sees the first denial.
   for (const char* mode : {"shadow", "enforce"}) creator_denied_.Add({{"mode", mode}});

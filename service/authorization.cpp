@@ -1,56 +1,38 @@
 #include "service/authorization.hpp"
 
+#include "common/enum_names.hpp"
+
 namespace fgac::api {
 
+namespace {
+
+constexpr EnumNames<EnforceMode, EnforceMode::enforce> kEnforceModes{"off", "shadow", "enforce"};
+constexpr EnumNames<ListMode, ListMode::lookup> kListModes{"creator", "lookup"};
+constexpr EnumNames<Operation, Operation::delete_> kOperations{"read", "update", "cancel", "delete"};
+constexpr EnumNames<DecisionSource, DecisionSource::no_subject> kSources{"spicedb", "pending_creator", "no_subject"};
+constexpr EnumNames<ReadConsistency, ReadConsistency::fully_consistent> kConsistencies{"at_least_as_fresh",
+                                                                                       "fully_consistent"};
+
+}  // namespace
+
 std::string_view mode_name(EnforceMode mode) {
-  switch (mode) {
-    case EnforceMode::off:
-      return "off";
-    case EnforceMode::shadow:
-      return "shadow";
-    case EnforceMode::enforce:
-      return "enforce";
-  }
-  return "off";
+  return kEnforceModes.name(mode);
 }
 
 std::optional<EnforceMode> parse_enforce_mode(std::string_view text) {
-  for (auto mode : {EnforceMode::off, EnforceMode::shadow, EnforceMode::enforce}) {
-    if (text == mode_name(mode)) return mode;
-  }
-  return std::nullopt;
+  return kEnforceModes.parse(text);
 }
 
 std::optional<ListMode> parse_list_mode(std::string_view text) {
-  if (text == "creator") return ListMode::creator;
-  if (text == "lookup") return ListMode::lookup;
-  return std::nullopt;
+  return kListModes.parse(text);
 }
 
 std::string_view operation_name(Operation op) {
-  switch (op) {
-    case Operation::read:
-      return "read";
-    case Operation::update:
-      return "update";
-    case Operation::cancel:
-      return "cancel";
-    case Operation::delete_:
-      return "delete";
-  }
-  return "read";
+  return kOperations.name(op);
 }
 
 std::string_view source_name(DecisionSource source) {
-  switch (source) {
-    case DecisionSource::spicedb:
-      return "spicedb";
-    case DecisionSource::pending_creator:
-      return "pending_creator";
-    case DecisionSource::no_subject:
-      return "no_subject";
-  }
-  return "spicedb";
+  return kSources.name(source);
 }
 
 bool is_creator(const std::optional<Principal>& principal, const TaskFacts& task) {
@@ -68,9 +50,7 @@ LocalDecision decide_locally(const std::optional<Principal>& principal, const Ta
 }
 
 std::optional<ReadConsistency> parse_read_consistency(std::string_view text) {
-  if (text == "at_least_as_fresh") return ReadConsistency::at_least_as_fresh;
-  if (text == "fully_consistent") return ReadConsistency::fully_consistent;
-  return std::nullopt;
+  return kConsistencies.parse(text);
 }
 
 std::optional<std::string> check_zedtoken(Operation op, const TaskFacts& task, ReadConsistency reads) {
@@ -79,7 +59,8 @@ std::optional<std::string> check_zedtoken(Operation op, const TaskFacts& task, R
 }
 
 std::string_view consistency_name(const std::optional<std::string>& zedtoken) {
-  return zedtoken && !zedtoken->empty() ? "at_least_as_fresh" : "fully_consistent";
+  return kConsistencies.name(zedtoken && !zedtoken->empty() ? ReadConsistency::at_least_as_fresh
+                                                            : ReadConsistency::fully_consistent);
 }
 
 }  // namespace fgac::api

@@ -14,6 +14,7 @@
 // NOTIFY) delays delivery by at most the workers' poll interval.
 #pragma once
 
+#include <boost/noncopyable.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -23,12 +24,10 @@
 
 namespace fgac::api {
 
-class OutboxNotifier {
+class OutboxNotifier : boost::noncopyable {
  public:
   explicit OutboxNotifier(PgSettings settings);
   ~OutboxNotifier();
-  OutboxNotifier(const OutboxNotifier&) = delete;
-  OutboxNotifier& operator=(const OutboxNotifier&) = delete;
 
   void start();
   // Thread-safe and non-blocking: a NOTIFY that starts after this call follows.

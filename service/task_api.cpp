@@ -528,7 +528,7 @@ boost::asio::awaitable<std::string> TaskApi::rpc_task_create(const RpcRequest& r
     TaskRef existing{.name = task.request.name};
     const Access verdict = co_await access(call, Operation::read, existing);
     if (verdict == Access::hidden || verdict == Access::forbidden) {
-      throw RpcFailure{kRpcInternalError, "Item already exists. Please check all unique constraints and try again."};
+      throw RpcFailure{kRpcInternalError, std::string(kDuplicateMessage)};
     }
   }
   auto created = co_await db<TaskRepository::GetOrCreate>(

@@ -49,18 +49,9 @@ class TaskApi {
   boost::asio::awaitable<std::optional<Principal>> authenticate(const HttpRequest& req);
 
   // One handler per route (routes.hpp); dispatch() only picks.
-  Response create_agent(const Call& call);
-  Response register_agent(const Call& call);
-  Response list_agents(const Call& call);
-  Response get_agent(const Call& call);
-  Response delete_agent(const Call& call);
-  Response agent_rpc(const Call& call);
-  Response create_task(const Call& call);
-  Response list_tasks(const Call& call);
-  Response get_task(const Call& call);
-  Response update_task(const Call& call);
-  Response transition_task(const Call& call);
-  Response delete_task(const Call& call);
+  using Handler = Response(const Call& call);
+  Handler create_agent, register_agent, list_agents, get_agent, delete_agent, agent_rpc;
+  Handler create_task, list_tasks, get_task, update_task, transition_task, delete_task;
 
   Response create_task_in(const CreateTaskRequest& request, const std::optional<Principal>& principal);
   // The JSON-RPC methods (docs/agentex-contract.md 4): the result's JSON, or

@@ -294,7 +294,7 @@ std::optional<std::string> TaskRepository::create_task(pqxx::connection& conn, c
   if (json) return json;
   // Nothing inserted: the agent does not exist, or the name is taken.
   if (first(exec(tx, kLiveAgent, nullable(task.request.agent.id), nullable(task.request.agent.name)), "agent")) {
-    throw ApiError(ErrorKind::conflict, "Item already exists. Please check all unique constraints and try again.");
+    throw ApiError(ErrorKind::malformed, std::string(kDuplicateMessage));
   }
   return std::nullopt;
 }

@@ -13,7 +13,7 @@ using namespace std::chrono_literals;
 TEST_CASE("outbox: create writes one register row in the same transaction") {
   ApiFixture api;
   api.agent("agent-o");
-  auto t = api.post("/tasks", {{"agent_name", "agent-o"}, {"name", "o-1"}}).json();
+  const auto t = api.task("agent-o", "o-1");
   const auto id = t["id"].get<std::string>();
   CHECK(api.scalar("SELECT count(*) FROM authz_outbox WHERE resource_type = 'task' AND resource_id = '" + id +
                    "' AND desired = 'present' AND generation = 1 AND parent_type = 'agent' AND parent_id = '" +
@@ -38,7 +38,7 @@ TEST_CASE("outbox: a create whose transaction fails leaves neither a task row no
 TEST_CASE("outbox: with the flag off no outbox rows are written and authz_status is disabled") {
   ApiFixture api({.dual_write = false});
   api.agent("agent-off");
-  auto t = api.post("/tasks", {{"agent_name", "agent-off"}, {"name", "off-1"}}).json();
+  const auto t = api.task("agent-off", "off-1");
   CHECK(t["authz_status"] == "disabled");
   CHECK(t["creator_user_id"] == "user-alice");
   CHECK(api.call("DELETE", "/tasks/name/off-1").status == 200);
@@ -48,9 +48,9 @@ TEST_CASE("outbox: with the flag off no outbox rows are written and authz_status
 TEST_CASE("outbox: create then delete before any delivery leaves no outbox row") {
   ApiFixture api;
   api.agent("agent-cd");
-  auto t = api.post("/tasks", {{"agent_name", "agent-cd"}, {"name", "cd-1"}}).json();
+  const auto id = api.task("agent-cd", "cd-1")["id"].get<std::string>();
   CHECK(api.scalar("SELECT count(*) FROM authz_outbox") == 1);
-  CHECK(api.call("DELETE", "/tasks/" + t["id"].get<std::string>()).status == 200);
+  CHECK(api.call("DELETE", "/tasks/" + id).status == 200);
   CHECK(api.scalar("SELECT count(*) FROM authz_outbox") == 0);
   CHECK(api.scalar("SELECT count(*) FROM tasks") == 0);
 }
@@ -58,12 +58,9 @@ TEST_CASE("outbox: create then delete before any delivery leaves no outbox row")
 TEST_CASE("outbox: deleting a task whose register was sent flips the desire under a new generation") {
   ApiFixture api;
   api.agent("agent-s");
-  auto t = api.post("/tasks", {{"agent_name", "agent-s"}, {"name", "s-1"}}).json();
-  const auto id = t["id"].get<std::string>();
+  const auto id = api.task("agent-s", "s-1")["id"].get<std::string>();
   // A worker claimed it (sent) and is retrying after a failure.
-  api.scalar(
-      "WITH u AS (UPDATE authz_outbox SET sent = true, attempts = 3, last_error = 'boom' RETURNING 1) "
-      "SELECT count(*) FROM u");
+  api.exec("UPDATE authz_outbox SET sent = true, attempts = 3, last_error = 'boom'");
   CHECK(api.call("DELETE", "/tasks/" + id).status == 200);
   CHECK(api.scalar("SELECT count(*) FROM authz_outbox WHERE resource_id = '" + id +
                    "' AND desired = 'absent' AND generation = 2 AND attempts = 0 AND last_error IS NULL") == 1);
@@ -72,12 +69,11 @@ TEST_CASE("outbox: deleting a task whose register was sent flips the desire unde
 TEST_CASE("outbox: deleting a task that was delivered enqueues a deregister") {
   ApiFixture api;
   api.agent("agent-del");
-  auto t = api.post("/tasks", {{"agent_name", "agent-del"}, {"name", "del-1"}}).json();
-  const auto id = t["id"].get<std::string>();
+  const auto id = api.task("agent-del", "del-1")["id"].get<std::string>();
   // What the worker does on a delivered register.
-  api.scalar(
-      "WITH u AS (UPDATE tasks SET authz_synced_at = now(), authz_zedtoken = 'zt' RETURNING 1), "
-      "d AS (DELETE FROM authz_outbox RETURNING 1) SELECT count(*) FROM u");
+  api.exec(
+      "WITH u AS (UPDATE tasks SET authz_synced_at = now(), authz_zedtoken = 'zt') "
+      "DELETE FROM authz_outbox");
   auto synced = api.call("GET", "/tasks/" + id).json();
   CHECK(synced["authz_status"] == "synced");
   CHECK(synced["authz_zedtoken"] == "zt");
@@ -89,19 +85,19 @@ TEST_CASE("outbox: deleting a task that was delivered enqueues a deregister") {
 TEST_CASE("outbox: a dead letter shows as dead") {
   ApiFixture api;
   api.agent("agent-dead");
-  auto t = api.post("/tasks", {{"agent_name", "agent-dead"}, {"name", "dead-1"}}).json();
-  api.scalar("WITH u AS (UPDATE authz_outbox SET sent = true, dead_at = now() RETURNING 1) SELECT count(*) FROM u");
+  (void)api.task("agent-dead", "dead-1");
+  api.exec("UPDATE authz_outbox SET sent = true, dead_at = now()");
   CHECK(api.call("GET", "/tasks/name/dead-1").json()["authz_status"] == "dead");
 }
 
 TEST_CASE("outbox: the partial creator indexes and the task_metadata GIN index serve their filters (EXPLAIN)") {
   ApiFixture api;
   const auto agent_id = api.agent("agent-x");
-  api.scalar(
-      "WITH t AS (INSERT INTO tasks (id, name, status, creator_user_id, creator_service_account_id, task_metadata) "
+  api.exec(
+      "INSERT INTO tasks (id, name, status, creator_user_id, creator_service_account_id, task_metadata) "
       "SELECT gen_random_uuid(), 'bulk-' || g, 'RUNNING', CASE WHEN g % 2 = 0 THEN 'user-' || g END, "
       "CASE WHEN g % 2 = 1 THEN 'sa-' || g END, jsonb_build_object('team', 'team-' || g % 5000) "
-      "FROM generate_series(1, 20000) g RETURNING id) SELECT count(*) FROM t");
+      "FROM generate_series(1, 20000) g");
   {
     auto conn = fgac::pg_connect(settings_for(api.database_url()));
     pqxx::nontransaction tx(*conn);
@@ -181,9 +177,8 @@ TEST_CASE("outbox: creates and deletes wake the workers after their commit, from
   for (const auto& name : senders) CHECK(name == notifier_only[0]);
 
   // A delete whose register was sent flips the desire: the workers are woken again.
-  api.scalar(
-      "WITH u AS (UPDATE authz_outbox SET sent = true WHERE resource_id = (SELECT id::text FROM tasks "
-      "WHERE name = 'wake-0') RETURNING 1) SELECT count(*) FROM u");
+  api.exec(
+      "UPDATE authz_outbox SET sent = true WHERE resource_id = (SELECT id::text FROM tasks WHERE name = 'wake-0')");
   REQUIRE(api.call("DELETE", "/tasks/name/wake-0").status == 200);
   CHECK(listener.senders_within(500ms) == notifier_only);
 

@@ -50,25 +50,22 @@ TEST_CASE("outage: while authz answers 503 and then drops connections, API creat
   auto healthy = create_load(stack, "agent-outage", "before-", 200, ids, failures);
   REQUIRE(stack.drained());
 
-  // Each phase lasts until the worker has met its fault: a retry recorded with that outcome.
-  stack.authz().set_faults({{"status", 503}, {"rate", 1.0}, {"ops", {"register", "deregister"}}});
-  auto during = create_load(stack, "agent-outage", "during-503-", 200, ids, failures);
-  REQUIRE(eventually(
-      [&] {
-        return stack.scalar(
-                   "SELECT count(*) FROM authz_outbox WHERE last_status = 503 AND last_exception_class = "
-                   "'AuthenticationServiceUnavailableError'") > 0;
-      },
-      seconds(15)));
-  stack.authz().set_faults({{"status", 0}, {"rate", 1.0}, {"ops", {"register", "deregister"}}});
-  auto dropped = create_load(stack, "agent-outage", "during-drop-", 200, ids, failures);
-  REQUIRE(eventually(
-      [&] {
-        return stack.scalar(
-                   "SELECT count(*) FROM authz_outbox WHERE last_status IS NULL AND last_exception_class = "
-                   "'AuthenticationServiceUnavailableError'") > 0;
-      },
-      seconds(15)));
+  // Each phase: authz answers `status` (0 drops the connection) to everything while 200 creates
+  // come in, and lasts until the worker has met that fault: a retry recorded as unavailable
+  // (`last_status` is the SQL condition the recorded answer's status meets). Its creates' latencies.
+  const auto outage_phase = [&](int status, const std::string& prefix, const std::string& last_status) {
+    stack.authz().set_faults({{"status", status}, {"rate", 1.0}, {"ops", {"register", "deregister"}}});
+    auto latencies = create_load(stack, "agent-outage", prefix, 200, ids, failures);
+    REQUIRE(eventually(
+        [&] {
+          return stack.scalar("SELECT count(*) FROM authz_outbox WHERE last_status " + last_status +
+                              " AND last_exception_class = 'AuthenticationServiceUnavailableError'") > 0;
+        },
+        seconds(15)));
+    return latencies;
+  };
+  auto during = outage_phase(503, "during-503-", "= 503");
+  auto dropped = outage_phase(0, "during-drop-", "IS NULL");
   CHECK(failures.load() == 0);
   CHECK(stack.scalar("SELECT count(*) FROM authz_outbox") > 0);  // the backlog built up
 

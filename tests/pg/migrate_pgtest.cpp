@@ -60,14 +60,14 @@ TEST_CASE("migrate applies every migration in order and records each with its ch
 TEST_CASE("migrate is idempotent: a second run applies nothing") {
   auto url = fresh_database();
   schema::Migrator m({settings_for(url)}, all_migrations());
-  m.migrate(false, std::nullopt, [](const std::string&) {});
-  CHECK(m.migrate(false, std::nullopt, [](const std::string&) {}).empty());
+  m.migrate(false, std::nullopt);
+  CHECK(m.migrate(false, std::nullopt).empty());
 }
 
 TEST_CASE("every migration file can be re-run by hand without error") {
   auto url = fresh_database();
   schema::Migrator m({settings_for(url)}, all_migrations());
-  m.migrate(false, std::nullopt, [](const std::string&) {});
+  m.migrate(false, std::nullopt);
   auto conn = pg_connect(settings_for(url));
   for (const auto& mig : all_migrations()) {
     CAPTURE(mig.file_name);
@@ -85,10 +85,10 @@ TEST_CASE("every migration file can be re-run by hand without error") {
 TEST_CASE("migrate --to stops at the target and dry-run changes nothing") {
   auto url = fresh_database();
   schema::Migrator m({settings_for(url)}, all_migrations());
-  auto would = m.migrate(true, std::nullopt, [](const std::string&) {});
+  auto would = m.migrate(true, std::nullopt);
   CHECK(would.size() == all_migrations().size());
   CHECK(scalar(url, "SELECT count(*) FROM pg_class WHERE relname IN ('tasks', 'schema_migrations')") == 0);
-  auto applied = m.migrate(false, std::string("0001"), [](const std::string&) {});
+  auto applied = m.migrate(false, std::string("0001"));
   REQUIRE(applied.size() == 1);
   CHECK(applied[0] == "0001");
   auto states = m.status();
@@ -99,12 +99,12 @@ TEST_CASE("migrate --to stops at the target and dry-run changes nothing") {
 TEST_CASE("migrate refuses to run when an applied file was edited") {
   auto url = fresh_database();
   auto migrations = all_migrations();
-  schema::Migrator({settings_for(url)}, migrations).migrate(false, std::string("0002"), [](const std::string&) {});
+  schema::Migrator({settings_for(url)}, migrations).migrate(false, std::string("0002"));
   migrations[0].sql += "\n-- edited";
   migrations[0].checksum = sha256_hex(migrations[0].sql);
   schema::Migrator edited({settings_for(url)}, migrations);
-  CHECK_THROWS_WITH_AS(edited.migrate(false, std::nullopt, [](const std::string&) {}),
-                       doctest::Contains("was edited after it was applied"), schema::MigrationError);
+  CHECK_THROWS_WITH_AS(edited.migrate(false, std::nullopt), doctest::Contains("was edited after it was applied"),
+                       schema::MigrationError);
   CHECK(scalar(url, "SELECT count(*) FROM schema_migrations") == 2);
 }
 
@@ -115,8 +115,8 @@ TEST_CASE("a failing statement stops migrate, names the file and records nothing
   migrations.push_back(
       {"0002", "broken", "0002_broken.sql", "SET LOCAL lock_timeout = '5s';\nSELECT no_such_function();", "x", true});
   schema::Migrator m({settings_for(url)}, migrations);
-  CHECK_THROWS_WITH_AS(m.migrate(false, std::nullopt, [](const std::string&) {}),
-                       doctest::Contains("migration 0002_broken.sql failed"), schema::MigrationError);
+  CHECK_THROWS_WITH_AS(m.migrate(false, std::nullopt), doctest::Contains("migration 0002_broken.sql failed"),
+                       schema::MigrationError);
   CHECK(scalar(url, "SELECT count(*) FROM schema_migrations") == 1);
 }
 
@@ -128,8 +128,8 @@ TEST_CASE("a second migrator waits for the advisory lock and gives up clearly") 
     tx.exec_params("SELECT pg_advisory_lock($1)", schema::kMigrationLockKey);
   }
   schema::Migrator m({settings_for(url), std::chrono::milliseconds(700)}, all_migrations());
-  CHECK_THROWS_WITH_AS(m.migrate(false, std::nullopt, [](const std::string&) {}),
-                       doctest::Contains("another migrator holds the migration lock"), schema::MigrationError);
+  CHECK_THROWS_WITH_AS(m.migrate(false, std::nullopt), doctest::Contains("another migrator holds the migration lock"),
+                       schema::MigrationError);
   CHECK(scalar(url, "SELECT count(*) FROM pg_class WHERE relname = 'tasks'") == 0);
 }
 
@@ -137,12 +137,8 @@ TEST_CASE("two migrators started together apply each migration exactly once") {
   auto url = fresh_database();
   std::vector<std::string> a;
   std::vector<std::string> b;
-  std::thread t1([&] {
-    a = schema::Migrator({settings_for(url)}, all_migrations()).migrate(false, std::nullopt, [](const std::string&) {});
-  });
-  std::thread t2([&] {
-    b = schema::Migrator({settings_for(url)}, all_migrations()).migrate(false, std::nullopt, [](const std::string&) {});
-  });
+  std::thread t1([&] { a = schema::Migrator({settings_for(url)}, all_migrations()).migrate(false, std::nullopt); });
+  std::thread t2([&] { b = schema::Migrator({settings_for(url)}, all_migrations()).migrate(false, std::nullopt); });
   t1.join();
   t2.join();
   CHECK(a.size() + b.size() == all_migrations().size());

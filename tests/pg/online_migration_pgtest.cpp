@@ -119,7 +119,7 @@ TEST_CASE("the feature's migrations run online under concurrent inserts") {
   const auto migrations = fgac::schema::parse_migrations(fgac::schema::embedded_migration_files());
   auto url = fgac::testing::fresh_database();
   fgac::schema::Migrator migrator({settings_for(url)}, migrations);
-  migrator.migrate(false, std::string("0001"), [](const std::string&) {});
+  migrator.migrate(false, std::string("0001"));
   seed_tasks(url);
 
   InsertLoad load(url);
@@ -130,7 +130,7 @@ TEST_CASE("the feature's migrations run online under concurrent inserts") {
   std::vector<std::string> applied;
   std::string error;
   try {
-    applied = migrator.migrate(false, std::nullopt, [](const std::string&) {});
+    applied = migrator.migrate(false, std::nullopt);
   } catch (const std::exception& e) {
     error = e.what();
   }

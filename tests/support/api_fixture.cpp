@@ -79,6 +79,18 @@ std::string ApiFixture::agent(const std::string& name) {
   return r.json()["id"].get<std::string>();
 }
 
+nlohmann::json ApiFixture::task(const std::string& agent_name, const std::string& name, const std::string& token) {
+  auto r = post("/tasks", {{"agent_name", agent_name}, {"name", name}}, token);
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  return r.json();
+}
+
+void ApiFixture::exec(const std::string& sql) {
+  auto conn = pg_connect(settings_for(url_));
+  pqxx::nontransaction tx(*conn);
+  tx.exec(sql);
+}
+
 long long ApiFixture::scalar(const std::string& sql) {
   auto conn = pg_connect(settings_for(url_));
   pqxx::nontransaction tx(*conn);

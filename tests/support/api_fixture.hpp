@@ -43,7 +43,12 @@ class ApiFixture {
   }
   // Creates an agent and returns its id.
   std::string agent(const std::string& name);
+  // Creates a task on an existing agent as the token's principal; returns the created task.
+  nlohmann::json task(const std::string& agent_name, const std::string& name,
+                      const std::string& token = "dev-user-token");
   long long scalar(const std::string& sql);
+  // Runs a statement whose rows, if any, are not wanted.
+  void exec(const std::string& sql);
   [[nodiscard]] unsigned short port() const { return api_->port(); }
   [[nodiscard]] unsigned short monitor_port() const { return api_->monitor_port(); }
   [[nodiscard]] const std::string& database_url() const { return url_; }

@@ -35,7 +35,7 @@ PgSettings settings_for(const std::string& url, std::size_t pool_size) {
 std::string migrated_database(std::optional<std::string> target) {
   auto url = fresh_database();
   schema::Migrator migrator({settings_for(url)}, schema::parse_migrations(schema::embedded_migration_files()));
-  migrator.migrate(false, std::move(target), [](const std::string&) {});
+  migrator.migrate(false, std::move(target));
   return url;
 }
 

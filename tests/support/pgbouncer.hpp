@@ -4,6 +4,7 @@
 // lives in a session (named prepared statements, SET, LISTEN) survives.
 #pragma once
 
+#include <boost/noncopyable.hpp>
 #include <memory>
 #include <string>
 
@@ -11,13 +12,11 @@
 
 namespace fgac::testing {
 
-class PgBouncer {
+class PgBouncer : boost::noncopyable {
  public:
   // postgres_url: postgresql://user@host:port/db of the harness's cluster.
   explicit PgBouncer(const std::string& postgres_url);
   ~PgBouncer();
-  PgBouncer(const PgBouncer&) = delete;
-  PgBouncer& operator=(const PgBouncer&) = delete;
 
   // The same database through PgBouncer.
   [[nodiscard]] const std::string& url() const { return url_; }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/noncopyable.hpp>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -15,7 +16,7 @@
 
 namespace fgac::testing {
 
-class ScriptedServer {
+class ScriptedServer : boost::noncopyable {
  public:
   // The raw bytes to send for the index-th request (counted over all
   // connections) given its raw header section and body; an empty answer closes.
@@ -23,8 +24,6 @@ class ScriptedServer {
 
   explicit ScriptedServer(Reply reply);
   ~ScriptedServer();
-  ScriptedServer(const ScriptedServer&) = delete;
-  ScriptedServer& operator=(const ScriptedServer&) = delete;
 
   [[nodiscard]] unsigned short port() const { return port_; }
   [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }

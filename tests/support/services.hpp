@@ -4,6 +4,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <boost/noncopyable.hpp>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -36,12 +37,10 @@ std::string source_dir();  // $FGAC_SOURCE_DIR
 std::string bin_dir();     // $FGAC_BIN_DIR
 
 // A child process with its output in a log file; SIGTERM, then SIGKILL, when destroyed.
-class ChildProcess {
+class ChildProcess : boost::noncopyable {
  public:
   ChildProcess(std::string name, const std::vector<std::string>& argv, const std::vector<std::string>& env);
   ~ChildProcess();
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
 
   [[nodiscard]] pid_t pid() const { return pid_; }
   [[nodiscard]] bool running();

@@ -5,18 +5,17 @@
 #pragma once
 
 #include <sys/types.h>
+#include <boost/noncopyable.hpp>
 #include <string>
 #include <vector>
 
 namespace fgac::testing {
 
-class TempPostgres {
+class TempPostgres : boost::noncopyable {
  public:
   // Throws std::runtime_error, with the server log's tail, when the cluster cannot start.
   TempPostgres();
   ~TempPostgres();
-  TempPostgres(const TempPostgres&) = delete;
-  TempPostgres& operator=(const TempPostgres&) = delete;
 
   [[nodiscard]] unsigned short port() const { return port_; }
   [[nodiscard]] const std::string& directory() const { return dir_; }

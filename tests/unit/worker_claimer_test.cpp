@@ -54,6 +54,20 @@ struct ClaimerRig {
     claimer->start();
     ioc.run_for(kDeadline);
   }
+  // Starts the claimer on one batch and runs it until it waits; it keeps
+  // running when the batch is done, for the test to look at it.
+  void start_on(std::vector<ClaimedRow> batch) {
+    stop_when_script_ends = false;
+    script = {std::move(batch)};
+    claimer->start();
+    settle();
+  }
+  // Stops the claimer; true once nothing of it is left running.
+  bool stop() {
+    claimer->stop();
+    settle();
+    return claimer->idle();
+  }
   // Runs every handler that is ready, without waiting for a timer.
   void settle() {
     ioc.restart();
@@ -151,10 +165,7 @@ TEST_CASE("claimer: claims ahead of its free slots into a queue, and each answer
 TEST_CASE("claimer: a call slot is free when the answer arrives, before the outcome is recorded") {
   ClaimerRig rig(2, 10, 3);
   rig.hold_recording = true;
-  rig.stop_when_script_ends = false;
-  rig.script = {rows(5)};
-  rig.claimer->start();
-  rig.settle();
+  rig.start_on(rows(5));
   // Every answer freed its slot at once, so the queued rows went out while no
   // outcome was recorded yet, until as many outcomes waited as calls may run.
   CHECK(rig.recorded == 0);
@@ -163,35 +174,25 @@ TEST_CASE("claimer: a call slot is free when the answer arrives, before the outc
   rig.open_recording();
   rig.settle();
   CHECK(rig.started == std::vector<std::string>{"r0", "r1", "r2", "r3", "r4"});
-  rig.claimer->stop();
-  rig.settle();
-  CHECK(rig.claimer->idle());
+  CHECK(rig.stop());
 }
 
 TEST_CASE("claimer: when the breaker opens, the rows queued ahead are handed back, not delivered") {
   ClaimerRig rig(1, 10, 4);
   rig.unavailable = true;
   for (int i = 0; i < 2; ++i) rig.breaker.record(true, false, rig.now, 0.0);  // one more opens it
-  rig.stop_when_script_ends = false;
-  rig.script = {rows(5)};
-  rig.claimer->start();
-  rig.settle();
+  rig.start_on(rows(5));
   CHECK(rig.started == std::vector<std::string>{"r0"});
   REQUIRE(rig.handed_back.size() == 1);
   CHECK(rig.handed_back.front() == std::vector<std::string>{"r1", "r2", "r3", "r4"});
   CHECK(rig.breaker.open());
-  rig.claimer->stop();
-  rig.settle();
-  CHECK(rig.claimer->idle());
+  CHECK(rig.stop());
 }
 
 TEST_CASE("claimer: a queued row that waited half its lease is handed back instead of called") {
   ClaimerRig rig(1, 10, 2);
   rig.hold_recording = true;
-  rig.stop_when_script_ends = false;
-  rig.script = {rows(3)};
-  rig.claimer->start();
-  rig.settle();
+  rig.start_on(rows(3));
   // One call at a time and its outcome not yet recorded: the others wait in the queue.
   REQUIRE(rig.started == std::vector<std::string>{"r0"});
   rig.now += 6s;  // the lease is 10 s
@@ -200,7 +201,5 @@ TEST_CASE("claimer: a queued row that waited half its lease is handed back inste
   CHECK(rig.started == std::vector<std::string>{"r0"});
   REQUIRE(rig.handed_back.size() == 1);
   CHECK(rig.handed_back.front() == std::vector<std::string>{"r1", "r2"});
-  rig.claimer->stop();
-  rig.settle();
-  CHECK(rig.claimer->idle());
+  CHECK(rig.stop());
 }

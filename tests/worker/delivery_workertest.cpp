@@ -99,9 +99,7 @@ TEST_CASE("worker: two workers drain one backlog; each change is delivered once 
   OutboxHarness h;
   const auto agent_id = h.create_agent("agent-two");
   constexpr int kTasks = 120;
-  std::vector<std::string> ids;
-  ids.reserve(kTasks);
-  for (int i = 0; i < kTasks; ++i) ids.push_back(h.create_task(agent_id));
+  auto ids = h.create_tasks(agent_id, kTasks);
   // Some latency so both workers hold calls in flight at the same time.
   h.authz().set_faults({{"status", 200}, {"latency_ms", 20}});
   auto a = h.start_worker("w-a", {"WORKER_CONCURRENCY=8", "WORKER_BATCH_SIZE=4"});

@@ -79,9 +79,15 @@ double api_metric(ApiFixture& api, const std::string& name, const std::vector<st
 }
 
 std::string create(ApiFixture& api, const std::string& agent, const std::string& name, const char* token = kAlice) {
-  auto r = api.post("/tasks", {{"agent_name", agent}, {"name", name}}, token);
-  REQUIRE_MESSAGE(r.status == 201, r.body);
-  return r.json()["id"].get<std::string>();
+  return api.task(agent, name, token)["id"].get<std::string>();
+}
+
+// Alice's task on a new agent, registered in SpiceDB by a worker that then stops.
+std::string registered_task(OutboxHarness& h, ApiFixture& api, const std::string& agent, const std::string& name) {
+  api.agent(agent);
+  auto id = create(api, agent, name);
+  h.deliver_pending("w-" + agent);
+  return id;
 }
 
 }  // namespace
@@ -127,10 +133,7 @@ TEST_CASE(
     "enforce: after sync the check carries the zedtoken; a revoke wins at once; editors update but do not delete") {
   OutboxHarness h;
   ApiFixture api(enforcing(h, fgac::api::EnforceMode::enforce));
-  api.agent("enf-sync");
-  const auto id = create(api, "enf-sync", "synced-1");
-  auto worker = h.start_worker("w-enforce");
-  REQUIRE(h.drained(seconds(30)));
+  const auto id = registered_task(h, api, "enf-sync", "synced-1");
   const auto zedtoken = h.text("SELECT authz_zedtoken FROM tasks WHERE id = '" + id + "'");
   REQUIRE(zedtoken);
 
@@ -188,12 +191,7 @@ TEST_CASE("enforce, FGAC_TASKS_READ_CONSISTENCY=fully_consistent: a revoke or a 
     c.checker.reads = fgac::api::ReadConsistency::fully_consistent;
   };
   ApiFixture api(options);
-  api.agent("enf-consistent");
-  const auto id = create(api, "enf-consistent", "consistent-1");
-  {
-    auto worker = h.start_worker("w-consistent");
-    REQUIRE(h.drained(seconds(30)));
-  }
+  const auto id = registered_task(h, api, "enf-consistent", "consistent-1");
   REQUIRE(api.call("GET", "/tasks/" + id, "", {}, kAlice).status == 200);
   CHECK(checks_of(h, id).back()["consistency"] == "fully_consistent");
   relationship(h.authz(), "POST", id, "editor", "user-bob");
@@ -267,8 +265,7 @@ TEST_CASE("enforce, lookup: a lookup that would be truncated answers 503, not a 
   api.agent("enf-trunc");
   (void)create(api, "enf-trunc", "t-1");
   (void)create(api, "enf-trunc", "t-2");
-  auto worker = h.start_worker("w-trunc");
-  REQUIRE(h.drained(seconds(30)));
+  h.deliver_pending("w-trunc");
   auto r = api.call("GET", "/tasks", "", {}, kAlice);
   CHECK(r.status == 503);
   CHECK(r.headers.contains("retry-after"));
@@ -277,12 +274,7 @@ TEST_CASE("enforce, lookup: a lookup that would be truncated answers 503, not a 
 TEST_CASE("enforce: the authz service failing is a 503 for a registered task and still a 200 for a pending one") {
   OutboxHarness h;
   ApiFixture api(enforcing(h, fgac::api::EnforceMode::enforce));
-  api.agent("enf-fault");
-  const auto registered = create(api, "enf-fault", "registered-1");
-  {
-    auto worker = h.start_worker("w-fault");
-    REQUIRE(h.drained(seconds(30)));
-  }
+  const auto registered = registered_task(h, api, "enf-fault", "registered-1");
   const auto pending = create(api, "enf-fault", "pending-2");  // the worker is gone
   h.authz().set_faults({{"status", 503}, {"ops", {"check"}}});
   const auto failed = api.call("GET", "/tasks/" + registered, "", {}, kAlice);
@@ -302,10 +294,7 @@ TEST_CASE("shadow: everyone gets 200, the would-be denials are counted; off make
   OutboxHarness h;
   {
     ApiFixture api(enforcing(h, fgac::api::EnforceMode::shadow));
-    api.agent("shadow-agent");
-    const auto id = create(api, "shadow-agent", "shadow-1");
-    auto worker = h.start_worker("w-shadow");
-    REQUIRE(h.drained(seconds(30)));
+    const auto id = registered_task(h, api, "shadow-agent", "shadow-1");
     CHECK(api.call("GET", "/tasks/" + id, "", {}, kBob).status == 200);
     CHECK(api.call("PUT", "/tasks/" + id, "{}", {}, kBob).status == 200);
     CHECK(api.call("GET", "/tasks/" + id, "", {}, kAlice).status == 200);
@@ -320,10 +309,7 @@ TEST_CASE("shadow: everyone gets 200, the would-be denials are counted; off make
     CHECK(api.call("DELETE", "/tasks/" + id, "", {}, kBob).status == 200);  // shadow denies nothing
   }
   ApiFixture off(enforcing(h, fgac::api::EnforceMode::off));
-  off.agent("off-agent");
-  const auto id = create(off, "off-agent", "off-1");
-  auto worker = h.start_worker("w-off");
-  REQUIRE(h.drained(seconds(30)));
+  const auto id = registered_task(h, off, "off-agent", "off-1");
   CHECK(off.call("GET", "/tasks/" + id, "", {}, kBob).status == 200);
   CHECK(checks_of(h, id).empty());
   CHECK(api_metric(off, "task_authz_decisions_total", {}) == 0);

@@ -34,9 +34,7 @@ TEST_CASE("worker: 503s and then dropped connections are retried as unavailable,
   auto worker = h.start_worker("w-503");
   const auto agent_id = h.create_agent("agent-503");
   h.authz().set_faults({{"status", 503}, {"ops", {"register"}}});
-  std::vector<std::string> ids;
-  ids.reserve(5);
-  for (int i = 0; i < 5; ++i) ids.push_back(h.create_task(agent_id));
+  auto ids = h.create_tasks(agent_id, 5);
   REQUIRE(eventually([&] { return worker->metric("task_fgac_dual_write_retries_total", {kUnavailable}) >= 10; },
                      seconds(10)));
   CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE last_status = 503 AND last_exception_class = "
@@ -53,9 +51,7 @@ TEST_CASE("worker: 503s and then dropped connections are retried as unavailable,
   CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE dead_at IS NOT NULL") == 0);
   CHECK(worker->metric("task_fgac_dual_write_failures_total") == 0);
 
-  h.authz().clear_faults();
-  REQUIRE(h.drained(seconds(10)));
-  for (const auto& id : ids) h.expect_registered(id, agent_id);
+  h.recover(ids, agent_id);
   CHECK(worker->metric("task_fgac_dual_write_failures_total") == 0);
   CHECK(worker->metric("task_fgac_dual_write_success_total", {R"(op="register")"}) == 5);
   CHECK(worker->metric("task_fgac_dual_write_retries_total", {R"(op="register")", kUnavailable}) >= 10);
@@ -77,9 +73,7 @@ TEST_CASE("worker: 502 and 429 are retried under their own classes") {
   REQUIRE(eventually(
       [&] { return worker->metric("task_fgac_dual_write_retries_total", {R"(exception_class="ServiceError")"}) >= 2; },
       seconds(10)));
-  h.authz().clear_faults();
-  REQUIRE(h.drained(seconds(10)));
-  h.expect_registered(id, agent_id);
+  h.recover({id}, agent_id);
   CHECK(worker->metric("task_fgac_dual_write_failures_total") == 0);
 }
 
@@ -97,9 +91,7 @@ TEST_CASE("worker: a 400 dead-letters after one attempt, other rows flow, and re
   h.authz().set_faults({{"status", 400}, {"ops", {"deregister"}}});
   auto worker = h.start_worker("w-400");
   h.delete_task(doomed);
-  std::vector<std::string> others;
-  others.reserve(3);
-  for (int i = 0; i < 3; ++i) others.push_back(h.create_task(agent_id));
+  auto others = h.create_tasks(agent_id, 3);
 
   REQUIRE(h.drained(seconds(10)));  // dead rows are not pending
   CHECK(h.scalar("SELECT count(*) FROM authz_outbox") == 1);
@@ -144,9 +136,7 @@ TEST_CASE("worker: a 401 is retried as AuthenticationError and never dead-letter
   CHECK(h.scalar("SELECT last_status FROM authz_outbox") == 401);
   CHECK(worker->metric("task_fgac_dual_write_retries_total", {R"(exception_class="AuthenticationError")"}) >= 4);
   CHECK(worker->metric("task_fgac_dual_write_failures_total") == 0);
-  h.authz().clear_faults();
-  REQUIRE(h.drained(seconds(10)));
-  h.expect_registered(id, agent_id);
+  h.recover({id}, agent_id);
 }
 
 TEST_CASE("worker: a 404 on deregister counts as delivered (already gone)") {
@@ -174,9 +164,7 @@ TEST_CASE("worker: a call that outlives the request timeout is retried as unavai
   CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE last_status IS NULL AND last_exception_class = "
                  "'AuthenticationServiceUnavailableError'") == 1);
   CHECK(h.scalar("SELECT count(*) FROM tasks WHERE authz_synced_at IS NOT NULL") == 0);
-  h.authz().clear_faults();
-  REQUIRE(h.drained(seconds(10)));
-  h.expect_registered(id, agent_id);
+  h.recover({id}, agent_id);
   CHECK(worker->metric("task_fgac_dual_write_success_total") == 1);
 }
 
@@ -186,9 +174,7 @@ TEST_CASE("worker: while authz is down the circuit breaker holds claims to one p
   const auto agent_id = h.create_agent("agent-breaker");
   CHECK(worker->metric("task_fgac_dual_write_breaker_open") == 0);
   h.authz().set_faults({{"status", 503}, {"ops", {"register"}}});
-  std::vector<std::string> ids;
-  ids.reserve(40);
-  for (int i = 0; i < 40; ++i) ids.push_back(h.create_task(agent_id));
+  auto ids = h.create_tasks(agent_id, 40);
   REQUIRE(eventually([&] { return worker->metric("task_fgac_dual_write_breaker_open") == 1; }, seconds(10)));
 
   // Open: only probes go out, at most one per pause (200-400 ms, then 500-1000 ms).
@@ -215,10 +201,8 @@ TEST_CASE("worker: while authz is down the circuit breaker holds claims to one p
   CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE dead_at IS NOT NULL") == 0);
 
   // The first probe that gets through closes it and the backlog drains at full rate.
-  h.authz().clear_faults();
-  REQUIRE(h.drained(seconds(10)));
+  h.recover(ids, agent_id);
   CHECK(worker->metric("task_fgac_dual_write_breaker_open") == 0);
-  for (const auto& id : ids) h.expect_registered(id, agent_id);
   CHECK(worker->metric("task_fgac_dual_write_failures_total") == 0);
   CHECK(worker->metric("task_fgac_dual_write_success_total", {R"(op="register")"}) == 40);
 }

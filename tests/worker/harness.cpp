@@ -117,6 +117,13 @@ std::string OutboxHarness::create_task(const std::string& agent_id, const Creato
   return task.id;
 }
 
+std::vector<std::string> OutboxHarness::create_tasks(const std::string& agent_id, int n) {
+  std::vector<std::string> ids;
+  ids.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) ids.push_back(create_task(agent_id));
+  return ids;
+}
+
 void OutboxHarness::delete_task(const std::string& task_id) {
   auto conn = api_connection(url_);
   const auto result = fgac::api::TaskRepository(true).delete_task(*conn, {.id = task_id}, alice_principal().dump());
@@ -146,6 +153,17 @@ void OutboxHarness::create_tasks_in_bulk(const std::string& agent_id, int n, boo
                 agent_id + "', '" + alice_principal().dump() + "', 'present' FROM t"
           : std::string("SELECT count(*) FROM ta");
   exec(tasks + links + rows);
+}
+
+void OutboxHarness::deliver_pending(const std::string& worker_id) {
+  auto worker = start_worker(worker_id);
+  REQUIRE(drained(std::chrono::seconds(30)));
+}
+
+void OutboxHarness::recover(const std::vector<std::string>& task_ids, const std::string& agent_id) {
+  authz().clear_faults();
+  REQUIRE(drained(std::chrono::seconds(10)));
+  for (const auto& id : task_ids) expect_registered(id, agent_id);
 }
 
 ProcessResult OutboxHarness::taskctl(const std::vector<std::string>& args) {

@@ -55,6 +55,8 @@ class OutboxHarness {
   };
   std::string create_task(const std::string& agent_id, const Creator& creator = {.user_id = "user-alice"},
                           bool enqueue_register = true);
+  // n of Alice's tasks of the agent, one create_task() each, in order: their ids.
+  std::vector<std::string> create_tasks(const std::string& agent_id, int n);
   // n of Alice's tasks of the agent in one statement, each with its pending register row unless
   // `enqueue_register` is false (created while dual-write was off).
   void create_tasks_in_bulk(const std::string& agent_id, int n, bool enqueue_register);
@@ -68,12 +70,18 @@ class OutboxHarness {
   // outbox-worker processes with short leases, backoff and poll for tests.
   std::unique_ptr<WorkerProcess> start_worker(const std::string& worker_id,
                                               const std::vector<std::string>& extra_env = {});
+  // Runs a worker until every pending change is delivered (or 30 s have passed: REQUIRE fails), then
+  // stops it: what is registered from here on stays as it is.
+  void deliver_pending(const std::string& worker_id);
   ProcessResult taskctl(const std::vector<std::string>& args);
 
   // The authorization graph.
   std::set<std::string> relations_of(const std::string& task_id);
   void expect_registered(const std::string& task_id, const std::string& agent_id, bool with_tenant = true);
   void expect_deregistered(const std::string& task_id);
+  // The authz service's faults are cleared: the running workers deliver every pending change
+  // within 10 s and these tasks are registered under the agent.
+  void recover(const std::vector<std::string>& task_ids, const std::string& agent_id);
   // The authz server's call log for a task: (op, status) in arrival order.
   std::vector<std::pair<std::string, int>> calls_of(const std::string& task_id);
 

@@ -13,9 +13,7 @@ TEST_CASE("worker: kill -9 in the middle of a drain, then a restart: nothing is 
   OutboxHarness h;
   const auto agent_id = h.create_agent("agent-kill");
   constexpr int kTasks = 60;
-  std::vector<std::string> ids;
-  ids.reserve(kTasks);
-  for (int i = 0; i < kTasks; ++i) ids.push_back(h.create_task(agent_id));
+  auto ids = h.create_tasks(agent_id, kTasks);
   h.authz().set_faults({{"status", 200}, {"latency_ms", 150}, {"ops", {"register"}}});
   const std::vector<std::string> env{"WORKER_CONCURRENCY=4", "WORKER_BATCH_SIZE=4"};
   {
@@ -56,9 +54,7 @@ TEST_CASE("worker: SIGTERM lets in-flight calls finish within the grace period, 
   auto worker = h.start_worker("w-term-finish", {"WORKER_SHUTDOWN_GRACE_MS=5000"});
   const auto agent_id = h.create_agent("agent-term-finish");
   h.authz().set_faults({{"status", 200}, {"latency_ms", 700}, {"ops", {"register"}}});
-  std::vector<std::string> ids;
-  ids.reserve(4);
-  for (int i = 0; i < 4; ++i) ids.push_back(h.create_task(agent_id));
+  auto ids = h.create_tasks(agent_id, 4);
   REQUIRE(eventually([&] { return h.scalar("SELECT count(*) FROM authz_outbox WHERE leased_by IS NOT NULL") == 4; },
                      seconds(5)));
   CHECK(worker->process().terminate() == 0);

@@ -78,9 +78,7 @@ TEST_CASE("reconcile: finds a registration deleted behind the system's back and 
   OutboxHarness h;
   auto worker = h.start_worker("w-reconcile");
   const auto agent_id = h.create_agent("agent-reconcile");
-  std::vector<std::string> ids;
-  ids.reserve(4);
-  for (int i = 0; i < 4; ++i) ids.push_back(h.create_task(agent_id));
+  auto ids = h.create_tasks(agent_id, 4);
   REQUIRE(h.drained(seconds(10)));
   const auto& lost = ids[2];
   // Someone deletes the grant directly at the authz service.

@@ -53,10 +53,17 @@ void insert_rows(OutboxHarness& h, int n) {
   }
 }
 
+// A test's outbox: the harness (a fresh database), a worker's connection and the worker "me".
+struct Repo {
+  OutboxHarness h;
+  Db db{h.database_url()};
+  WorkerOutbox repo{"me"};
+};
+
 }  // namespace
 
-TEST_CASE("repository: a claim takes due, unleased, live rows oldest first, up to the limit, and leases them") {
-  OutboxHarness h;
+TEST_CASE_FIXTURE(Repo,
+                  "repository: a claim takes due, unleased, live rows oldest first, up to the limit, and leases them") {
   insert_rows(h, 6);
   h.exec("UPDATE authz_outbox SET dead_at = now() WHERE resource_id = 'r0'");
   h.exec("UPDATE authz_outbox SET next_attempt_at = now() + interval '1 hour' WHERE resource_id = 'r1'");
@@ -66,8 +73,6 @@ TEST_CASE("repository: a claim takes due, unleased, live rows oldest first, up t
   h.exec(
       "UPDATE authz_outbox SET leased_until = now() - interval '1 second', leased_by = 'crashed' "
       "WHERE resource_id = 'r3'");  // lapsed: claimable again
-  Db db(h.database_url());
-  WorkerOutbox repo("me");
 
   auto first = repo.claim(*db.conn, 2, kLease);
   CHECK(ids_of(first) == std::vector<std::string>{"r3", "r4"});
@@ -85,25 +90,20 @@ TEST_CASE("repository: a claim takes due, unleased, live rows oldest first, up t
   CHECK(repo.claim(*db.conn, 10, kLease).empty());
 }
 
-TEST_CASE("repository: a claim skips rows another transaction holds locked (SKIP LOCKED)") {
-  OutboxHarness h;
+TEST_CASE_FIXTURE(Repo, "repository: a claim skips rows another transaction holds locked (SKIP LOCKED)") {
   insert_rows(h, 2);
   Db holder(h.database_url());
   pqxx::work lock(*holder.conn);
   lock.exec("SELECT 1 FROM authz_outbox WHERE resource_id = 'r0' FOR UPDATE");
-  Db db(h.database_url());
-  WorkerOutbox repo("me");
   CHECK(ids_of(repo.claim(*db.conn, 10, kLease)) == std::vector<std::string>{"r1"});
   lock.abort();
   CHECK(ids_of(repo.claim(*db.conn, 10, kLease)) == std::vector<std::string>{"r0"});
 }
 
-TEST_CASE("repository: completing the claimed generation deletes the row and writes the zedtoken onto the task") {
-  OutboxHarness h;
+TEST_CASE_FIXTURE(
+    Repo, "repository: completing the claimed generation deletes the row and writes the zedtoken onto the task") {
   const auto agent_id = h.create_agent("agent-repo");
   const auto task_id = h.create_task(agent_id);
-  Db db(h.database_url());
-  WorkerOutbox repo("me");
   auto rows = repo.claim(*db.conn, 10, kLease);
   REQUIRE(rows.size() == 1);
   CHECK(repo.complete(*db.conn, rows[0], std::string("zed-1")));
@@ -112,11 +112,8 @@ TEST_CASE("repository: completing the claimed generation deletes the row and wri
   CHECK(h.scalar("SELECT count(*) FROM tasks WHERE authz_synced_at > now() - interval '1 minute'") == 1);
 }
 
-TEST_CASE("repository: a completion whose desire changed meanwhile keeps the row and frees it at once") {
-  OutboxHarness h;
+TEST_CASE_FIXTURE(Repo, "repository: a completion whose desire changed meanwhile keeps the row and frees it at once") {
   insert_rows(h, 1);
-  Db db(h.database_url());
-  WorkerOutbox repo("me");
   auto rows = repo.claim(*db.conn, 10, kLease);
   REQUIRE(rows.size() == 1);
   h.exec(
@@ -150,14 +147,12 @@ TEST_CASE("repository: a worker whose lease was taken over cannot complete, retr
   CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE leased_by = 'fast' AND dead_at IS NULL") == 1);
 }
 
-TEST_CASE("repository: one statement completes a batch, each delivery by its own claimed generation and lease") {
-  OutboxHarness h;
+TEST_CASE_FIXTURE(
+    Repo, "repository: one statement completes a batch, each delivery by its own claimed generation and lease") {
   const auto agent_id = h.create_agent("agent-batch");
   const auto first = h.create_task(agent_id);
   const auto second = h.create_task(agent_id);
   insert_rows(h, 3);  // r0 (its desire changes meanwhile), r1 (another worker takes it over), r2 (plain)
-  Db db(h.database_url());
-  WorkerOutbox repo("me");
   auto rows = repo.claim(*db.conn, 10, kLease);
   REQUIRE(rows.size() == 5);
   h.exec("UPDATE authz_outbox SET desired = 'absent', generation = generation + 1 WHERE resource_id = 'r0'");
@@ -180,11 +175,9 @@ TEST_CASE("repository: one statement completes a batch, each delivery by its own
   CHECK(h.scalar("SELECT count(*) FROM authz_outbox") == 2);
 }
 
-TEST_CASE("repository: rows handed back undelivered are due at once and their claim is not counted as an attempt") {
-  OutboxHarness h;
+TEST_CASE_FIXTURE(
+    Repo, "repository: rows handed back undelivered are due at once and their claim is not counted as an attempt") {
   insert_rows(h, 3);
-  Db db(h.database_url());
-  WorkerOutbox repo("me");
   WorkerOutbox other("other");
   auto rows = claim_in_id_order(repo, db, 3);
   h.exec("UPDATE authz_outbox SET generation = generation + 1 WHERE resource_id = 'r2'");  // changed meanwhile
@@ -194,11 +187,9 @@ TEST_CASE("repository: rows handed back undelivered are due at once and their cl
   CHECK(ids_of(other.claim(*db.conn, 10, kLease)) == std::vector<std::string>{"r0", "r1"});
 }
 
-TEST_CASE("repository: a retry reschedules with the reason kept; a dead letter keeps status and message") {
-  OutboxHarness h;
+TEST_CASE_FIXTURE(Repo,
+                  "repository: a retry reschedules with the reason kept; a dead letter keeps status and message") {
   insert_rows(h, 2);
-  Db db(h.database_url());
-  WorkerOutbox repo("me");
   auto rows = claim_in_id_order(repo, db, 2);
   CHECK(repo.retry(*db.conn, rows[0], seconds(60), {"AuthenticationServiceUnavailableError", std::nullopt, "timeout"}));
   CHECK(repo.dead_letter(*db.conn, rows[1], {"ServiceError", 422U, std::string(2000, 'x')}));
@@ -213,11 +204,9 @@ TEST_CASE("repository: a retry reschedules with the reason kept; a dead letter k
   CHECK(WorkerOutbox::gauges(*db.conn).oldest_pending_age_seconds >= 99);
 }
 
-TEST_CASE("repository: error text that is long, multi-byte, invalid UTF-8 or holds a NUL is still recorded") {
-  OutboxHarness h;
+TEST_CASE_FIXTURE(Repo,
+                  "repository: error text that is long, multi-byte, invalid UTF-8 or holds a NUL is still recorded") {
   insert_rows(h, 2);
-  Db db(h.database_url());
-  WorkerOutbox repo("me");
   auto rows = claim_in_id_order(repo, db, 2);
   // 3-byte characters: a cut at byte 500 would fall inside one.
   std::string euros;
@@ -243,8 +232,7 @@ TEST_CASE("repository: release_all hands back only this worker's leases") {
   CHECK(h.scalar("SELECT count(*) FROM authz_outbox WHERE leased_by = 'other'") == 1);
 }
 
-TEST_CASE("repository: inserts and requeues wake the workers; claims, retries and dead letters do not") {
-  OutboxHarness h;
+TEST_CASE_FIXTURE(Repo, "repository: inserts and requeues wake the workers; claims, retries and dead letters do not") {
   Db listener(h.database_url());
   // Counts the notifications before a sentinel. Postgres delivers a channel's
   // notifications in commit order, so once the sentinel (sent after the
@@ -278,8 +266,6 @@ TEST_CASE("repository: inserts and requeues wake the workers; claims, retries an
 
   insert_rows(h, 2);
   CHECK(drain() == 2);  // one per inserting transaction
-  Db db(h.database_url());
-  WorkerOutbox repo("me");
   auto rows = claim_in_id_order(repo, db, 2);
   CHECK(drain() == 0);
   CHECK(repo.retry(*db.conn, rows[0], milliseconds(1), {"ServiceError", 500U, "x"}));
