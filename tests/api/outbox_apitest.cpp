@@ -10,14 +10,32 @@
 using namespace fgac::testing;
 using namespace std::chrono_literals;
 
-TEST_CASE("outbox: create writes one register row in the same transaction") {
+namespace {
+
+// The API with one of Alice's tasks, "t-1" of "agent-o", its register row just enqueued.
+struct OneTask {
   ApiFixture api;
-  api.agent("agent-o");
-  const auto t = api.task("agent-o", "o-1");
-  const auto id = t["id"].get<std::string>();
-  CHECK(api.scalar("SELECT count(*) FROM authz_outbox WHERE resource_type = 'task' AND resource_id = '" + id +
-                   "' AND desired = 'present' AND generation = 1 AND parent_type = 'agent' AND parent_id = '" +
-                   t["agent_id"].get<std::string>() + "' AND NOT sent") == 1);
+  nlohmann::json task;
+  std::string id;
+
+  OneTask() {
+    api.agent("agent-o");
+    task = api.task("agent-o", "t-1");
+    id = task["id"].get<std::string>();
+  }
+  // The task's outbox rows that match `condition`.
+  long long outbox_rows(const std::string& condition) {
+    return api.scalar("SELECT count(*) FROM authz_outbox WHERE resource_type = 'task' AND resource_id = '" + id +
+                      "' AND " + condition);
+  }
+};
+
+}  // namespace
+
+TEST_CASE_FIXTURE(OneTask, "outbox: create writes one register row in the same transaction") {
+  CHECK(outbox_rows("desired = 'present' AND generation = 1 AND parent_type = 'agent' AND parent_id = '" +
+                    task["agent_id"].get<std::string>() + "' AND NOT sent") == 1);
+  CHECK(api.scalar("SELECT count(*) FROM authz_outbox") == 1);
 }
 
 TEST_CASE("outbox: a create whose transaction fails leaves neither a task row nor an outbox row") {
@@ -45,49 +63,32 @@ TEST_CASE("outbox: with the flag off no outbox rows are written and authz_status
   CHECK(api.scalar("SELECT count(*) FROM authz_outbox") == 0);
 }
 
-TEST_CASE("outbox: create then delete before any delivery leaves no outbox row") {
-  ApiFixture api;
-  api.agent("agent-cd");
-  const auto id = api.task("agent-cd", "cd-1")["id"].get<std::string>();
-  CHECK(api.scalar("SELECT count(*) FROM authz_outbox") == 1);
+TEST_CASE_FIXTURE(OneTask, "outbox: create then delete before any delivery leaves no outbox row") {
   CHECK(api.call("DELETE", "/tasks/" + id).status == 200);
   CHECK(api.scalar("SELECT count(*) FROM authz_outbox") == 0);
   CHECK(api.scalar("SELECT count(*) FROM tasks") == 0);
 }
 
-TEST_CASE("outbox: deleting a task whose register was sent flips the desire under a new generation") {
-  ApiFixture api;
-  api.agent("agent-s");
-  const auto id = api.task("agent-s", "s-1")["id"].get<std::string>();
+TEST_CASE_FIXTURE(OneTask, "outbox: deleting a task whose register was sent flips the desire under a new generation") {
   // A worker claimed it (sent) and is retrying after a failure.
   api.exec("UPDATE authz_outbox SET sent = true, attempts = 3, last_error = 'boom'");
   CHECK(api.call("DELETE", "/tasks/" + id).status == 200);
-  CHECK(api.scalar("SELECT count(*) FROM authz_outbox WHERE resource_id = '" + id +
-                   "' AND desired = 'absent' AND generation = 2 AND attempts = 0 AND last_error IS NULL") == 1);
+  CHECK(outbox_rows("desired = 'absent' AND generation = 2 AND attempts = 0 AND last_error IS NULL") == 1);
 }
 
-TEST_CASE("outbox: deleting a task that was delivered enqueues a deregister") {
-  ApiFixture api;
-  api.agent("agent-del");
-  const auto id = api.task("agent-del", "del-1")["id"].get<std::string>();
+TEST_CASE_FIXTURE(OneTask, "outbox: deleting a task that was delivered enqueues a deregister") {
   // What the worker does on a delivered register.
-  api.exec(
-      "WITH u AS (UPDATE tasks SET authz_synced_at = now(), authz_zedtoken = 'zt') "
-      "DELETE FROM authz_outbox");
+  api.exec("WITH u AS (UPDATE tasks SET authz_synced_at = now(), authz_zedtoken = 'zt') DELETE FROM authz_outbox");
   auto synced = api.call("GET", "/tasks/" + id).json();
   CHECK(synced["authz_status"] == "synced");
   CHECK(synced["authz_zedtoken"] == "zt");
   CHECK(api.call("DELETE", "/tasks/" + id).status == 200);
-  CHECK(api.scalar("SELECT count(*) FROM authz_outbox WHERE resource_id = '" + id +
-                   "' AND desired = 'absent' AND generation = 1") == 1);
+  CHECK(outbox_rows("desired = 'absent' AND generation = 1") == 1);
 }
 
-TEST_CASE("outbox: a dead letter shows as dead") {
-  ApiFixture api;
-  api.agent("agent-dead");
-  (void)api.task("agent-dead", "dead-1");
+TEST_CASE_FIXTURE(OneTask, "outbox: a dead letter shows as dead") {
   api.exec("UPDATE authz_outbox SET sent = true, dead_at = now()");
-  CHECK(api.call("GET", "/tasks/name/dead-1").json()["authz_status"] == "dead");
+  CHECK(api.call("GET", "/tasks/" + id).json()["authz_status"] == "dead");
 }
 
 TEST_CASE("outbox: the partial creator indexes and the task_metadata GIN index serve their filters (EXPLAIN)") {

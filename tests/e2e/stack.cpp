@@ -104,15 +104,11 @@ HttpResult Stack::call(const std::string& method, const std::string& target, con
 }
 
 std::string Stack::create_agent(const std::string& name) {
-  auto r = post("/agents", {{"name", name}});
-  REQUIRE_MESSAGE(r.status == 201, r.body);
-  return r.json()["id"].get<std::string>();
+  return post("/agents", {{"name", name}}).created_id();
 }
 
 std::string Stack::create_task(const std::string& agent_name, const std::string& name, const std::string& token) {
-  auto r = post("/tasks", {{"agent_name", agent_name}, {"name", name}}, token);
-  REQUIRE_MESSAGE(r.status == 201, r.body);
-  return r.json()["id"].get<std::string>();
+  return post("/tasks", {{"agent_name", agent_name}, {"name", name}}, token).created_id();
 }
 
 ProcessResult Stack::taskctl(const std::vector<std::string>& args) {

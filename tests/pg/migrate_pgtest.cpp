@@ -32,6 +32,14 @@ long long scalar(const std::string& url, const std::string& sql) {
   return tx.exec1(sql)[0].as<long long>();
 }
 
+// migrate() over `migrations` refuses with a MigrationError that says `why`;
+// returns how many migrations are recorded afterwards.
+long long refused_migrate(const std::string& url, const std::vector<schema::Migration>& migrations, const char* why) {
+  schema::Migrator m({settings_for(url)}, migrations);
+  CHECK_THROWS_WITH_AS(m.migrate(false, std::nullopt), doctest::Contains(why), schema::MigrationError);
+  return scalar(url, "SELECT count(*) FROM schema_migrations");
+}
+
 }  // namespace
 
 TEST_CASE("migrate applies every migration in order and records each with its checksum") {
@@ -102,10 +110,7 @@ TEST_CASE("migrate refuses to run when an applied file was edited") {
   schema::Migrator({settings_for(url)}, migrations).migrate(false, std::string("0002"));
   migrations[0].sql += "\n-- edited";
   migrations[0].checksum = sha256_hex(migrations[0].sql);
-  schema::Migrator edited({settings_for(url)}, migrations);
-  CHECK_THROWS_WITH_AS(edited.migrate(false, std::nullopt), doctest::Contains("was edited after it was applied"),
-                       schema::MigrationError);
-  CHECK(scalar(url, "SELECT count(*) FROM schema_migrations") == 2);
+  CHECK(refused_migrate(url, migrations, "was edited after it was applied") == 2);
 }
 
 TEST_CASE("a failing statement stops migrate, names the file and records nothing for it") {
@@ -114,10 +119,7 @@ TEST_CASE("a failing statement stops migrate, names the file and records nothing
   migrations.resize(1);
   migrations.push_back(
       {"0002", "broken", "0002_broken.sql", "SET LOCAL lock_timeout = '5s';\nSELECT no_such_function();", "x", true});
-  schema::Migrator m({settings_for(url)}, migrations);
-  CHECK_THROWS_WITH_AS(m.migrate(false, std::nullopt), doctest::Contains("migration 0002_broken.sql failed"),
-                       schema::MigrationError);
-  CHECK(scalar(url, "SELECT count(*) FROM schema_migrations") == 1);
+  CHECK(refused_migrate(url, migrations, "migration 0002_broken.sql failed") == 1);
 }
 
 TEST_CASE("a second migrator waits for the advisory lock and gives up clearly") {

@@ -74,9 +74,7 @@ HttpResult ApiFixture::call(const std::string& method, const std::string& target
 }
 
 std::string ApiFixture::agent(const std::string& name) {
-  auto r = post("/agents", {{"name", name}});
-  REQUIRE_MESSAGE(r.status == 201, r.body);
-  return r.json()["id"].get<std::string>();
+  return post("/agents", {{"name", name}}).created_id();
 }
 
 nlohmann::json ApiFixture::task(const std::string& agent_name, const std::string& name, const std::string& token) {

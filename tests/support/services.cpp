@@ -19,6 +19,11 @@
 
 namespace fgac::testing {
 
+std::string HttpResult::created_id() const {
+  if (status != 201) throw std::runtime_error("expected 201 Created, got " + std::to_string(status) + ": " + body);
+  return json()["id"].get<std::string>();
+}
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;

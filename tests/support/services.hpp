@@ -20,6 +20,8 @@ struct HttpResult {
   std::string body;
   std::map<std::string, std::string> headers;  // lower-case names
   [[nodiscard]] nlohmann::json json() const { return nlohmann::json::parse(body); }
+  // The created resource's "id" from a 201 answer; throws (naming the answer) for any other.
+  [[nodiscard]] std::string created_id() const;
 };
 
 // One request on a fresh connection to 127.0.0.1:port. Throws on transport errors.
