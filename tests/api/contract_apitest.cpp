@@ -22,6 +22,12 @@ AgentexClient::Send calling(ApiFixture& api) {
                 const std::map<std::string, std::string>& headers) { return api.call(method, target, body, headers); };
 }
 
+// What every contract case starts from: the API and the client calling it.
+struct Contract {
+  ApiFixture api;
+  AgentexClient client{calling(api)};
+};
+
 json registration(const std::string& name, const std::string& acp_type = "async") {
   return {{"name", name},
           {"description", "an agent"},
@@ -65,10 +71,7 @@ TEST_CASE("contract: GET /openapi.json serves the checked-in document, without a
   CHECK(doc["paths"].contains("/tasks/{task_id}/complete"));
 }
 
-TEST_CASE("contract: agents register by name creates the agent, then updates it in place") {
-  ApiFixture api;
-  AgentexClient client(calling(api));
-
+TEST_CASE_FIXTURE(Contract, "contract: agents register by name creates the agent, then updates it in place") {
   auto first = client.post("/agents/register", registration("reg-agent"));
   REQUIRE_MESSAGE(first.status == 200, first.body);
   auto agent = first.json();
@@ -99,11 +102,10 @@ TEST_CASE("contract: agents register by name creates the agent, then updates it 
   CHECK(client.post("/agents/register", registration("Bad_Name")).status == 422);
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    Contract,
     "contract: agents register by agent_id sets every field but the id; an unknown id is a 404, a taken name "
     "a 400") {
-  ApiFixture api;
-  AgentexClient client(calling(api));
   const auto id = register_agent(client, "reg-agent");
 
   auto by_id = registration("reg-renamed");
@@ -124,9 +126,8 @@ TEST_CASE(
   CHECK(taken.json()["message"] == "Item already exists. Please check all unique constraints and try again.");
 }
 
-TEST_CASE("contract: agents retrieve by id and by name, and list with limit, order, page and task_id") {
-  ApiFixture api;
-  AgentexClient client(calling(api));
+TEST_CASE_FIXTURE(Contract,
+                  "contract: agents retrieve by id and by name, and list with limit, order, page and task_id") {
   const auto id = register_agent(client, "reg-renamed");
   REQUIRE(client.post("/agents/register", registration("reg-other")).status == 200);
 
@@ -160,11 +161,10 @@ TEST_CASE("contract: agents retrieve by id and by name, and list with limit, ord
   CHECK(client.get("/agents", {{"task_id", "nope"}}).json().empty());
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    Contract,
     "contract: agents delete by id and by name is a soft delete: their tasks stay, and registering the name "
     "revives the agent") {
-  ApiFixture api;
-  AgentexClient client(calling(api));
   const auto id = register_agent(client, "reg-renamed");
   REQUIRE(client.post("/agents/register", registration("reg-other")).status == 200);
   auto task = create_task(client, "reg-renamed", {{"name", "reg-task"}});
@@ -210,9 +210,7 @@ ListedTasks create_listed_tasks(AgentexClient& client) {
 
 }  // namespace
 
-TEST_CASE("contract: tasks retrieve with and without relationships=agents, by id and by name") {
-  ApiFixture api;
-  AgentexClient client(calling(api));
+TEST_CASE_FIXTURE(Contract, "contract: tasks retrieve with and without relationships=agents, by id and by name") {
   const auto a_id = create_listed_tasks(client).a["id"].get<std::string>();
 
   // tasks.retrieve(task_id, relationships=["agents"]) sends ?relationships=agents.
@@ -231,9 +229,8 @@ TEST_CASE("contract: tasks retrieve with and without relationships=agents, by id
   CHECK(client.get("/tasks/" + a_id, {{"relationships", "owners"}}).status == 422);
 }
 
-TEST_CASE("contract: tasks list with every parameter: task_metadata containment, order, page, status and agent") {
-  ApiFixture api;
-  AgentexClient client(calling(api));
+TEST_CASE_FIXTURE(
+    Contract, "contract: tasks list with every parameter: task_metadata containment, order, page, status and agent") {
   const auto tasks = create_listed_tasks(client);
   const auto a_id = tasks.a["id"].get<std::string>();
 
@@ -296,9 +293,8 @@ std::string transition(AgentexClient& client, const std::string& id, const std::
 
 }  // namespace
 
-TEST_CASE("contract: tasks update by id and by name: merge_params merges shallowly, task_metadata replaces whole") {
-  ApiFixture api;
-  AgentexClient client(calling(api));
+TEST_CASE_FIXTURE(
+    Contract, "contract: tasks update by id and by name: merge_params merges shallowly, task_metadata replaces whole") {
   const auto id = create_life_task(client);
 
   // tasks.update_by_id(merge_params=, task_metadata=)
@@ -316,9 +312,9 @@ TEST_CASE("contract: tasks update by id and by name: merge_params merges shallow
   CHECK(client.put("/tasks/name/nope", json::object()).status == 404);
 }
 
-TEST_CASE("contract: interrupt only from RUNNING, complete from INTERRUPTED, then no more transitions but updates") {
-  ApiFixture api;
-  AgentexClient client(calling(api));
+TEST_CASE_FIXTURE(
+    Contract,
+    "contract: interrupt only from RUNNING, complete from INTERRUPTED, then no more transitions but updates") {
   const auto id = create_life_task(client);
 
   // The client sends {} without a reason.
@@ -335,9 +331,9 @@ TEST_CASE("contract: interrupt only from RUNNING, complete from INTERRUPTED, the
   CHECK(client.put("/tasks/" + id, {{"merge_params", {{"after", true}}}}).status == 200);
 }
 
-TEST_CASE("contract: the other five transitions from RUNNING, each with its default reason; an unknown one is a 404") {
-  ApiFixture api;
-  AgentexClient client(calling(api));
+TEST_CASE_FIXTURE(
+    Contract,
+    "contract: the other five transitions from RUNNING, each with its default reason; an unknown one is a 404") {
   const auto id = create_life_task(client);
 
   // An empty reason gets the default too.
@@ -360,9 +356,7 @@ TEST_CASE("contract: the other five transitions from RUNNING, each with its defa
   CHECK(transition(client, "not-a-uuid", "complete", json::object()).starts_with("404 "));
 }
 
-TEST_CASE("contract: tasks delete by id (a bare id in the message) and by name (quoted)") {
-  ApiFixture api;
-  AgentexClient client(calling(api));
+TEST_CASE_FIXTURE(Contract, "contract: tasks delete by id (a bare id in the message) and by name (quoted)") {
   const auto id = create_life_task(client);
   REQUIRE(create_task(client, "life-agent", {{"name", "bare"}})["name"] == "bare");
 
@@ -376,10 +370,9 @@ TEST_CASE("contract: tasks delete by id (a bare id in the message) and by name (
   CHECK(client.del("/tasks/name/bare").status == 404);
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    Contract,
     "contract: RPC task/create defaults, overwrites a named task's params, resumes it, and creates unnamed ones") {
-  ApiFixture api;
-  AgentexClient client(calling(api));
   auto agent = client.post("/agents/register", registration("rpc-agent"));
   REQUIRE(agent.status == 200);
   const auto agent_id = id_of(agent);
@@ -415,9 +408,8 @@ TEST_CASE(
   CHECK(by_id.json()["result"]["name"].is_null());
 }
 
-TEST_CASE("contract: RPC task/cancel by id and by name cancels \"by user\"; a terminal task comes back unchanged") {
-  ApiFixture api;
-  AgentexClient client(calling(api));
+TEST_CASE_FIXTURE(
+    Contract, "contract: RPC task/cancel by id and by name cancels \"by user\"; a terminal task comes back unchanged") {
   auto agent = client.post("/agents/register", registration("rpc-agent"));
   REQUIRE(agent.status == 200);
   const auto agent_id = id_of(agent);
@@ -441,9 +433,7 @@ TEST_CASE("contract: RPC task/cancel by id and by name cancels \"by user\"; a te
   CHECK(client.rpc("/agents/name/rpc-agent", "task/cancel", {{"task_id", "a"}, {"task_name", "b"}}).status == 422);
 }
 
-TEST_CASE("contract: RPC methods are allowed by acp_type, and unknown or deleted agents are errors") {
-  ApiFixture api;
-  AgentexClient client(calling(api));
+TEST_CASE_FIXTURE(Contract, "contract: RPC methods are allowed by acp_type, and unknown or deleted agents are errors") {
   REQUIRE(client.post("/agents/register", registration("rpc-agent")).status == 200);
   create_task(client, "rpc-agent", {{"name", "rpc-t"}});
 
@@ -471,9 +461,7 @@ TEST_CASE("contract: RPC methods are allowed by acp_type, and unknown or deleted
   CHECK(api.post("/tasks", {{"agent_name", "sync-agent"}}).status == 422);
 }
 
-TEST_CASE("contract: creates and deletes on the new paths reach the outbox; status changes do not") {
-  ApiFixture api;
-  AgentexClient client(calling(api));
+TEST_CASE_FIXTURE(Contract, "contract: creates and deletes on the new paths reach the outbox; status changes do not") {
   REQUIRE(client.post("/agents/register", registration("outbox-agent")).status == 200);
   auto t = create_task(client, "outbox-agent", {{"name", "ob"}});
   const auto id = t["id"].get<std::string>();
@@ -492,9 +480,8 @@ TEST_CASE("contract: creates and deletes on the new paths reach the outbox; stat
   CHECK(api.scalar("SELECT count(*) FROM tasks") == 1);
 }
 
-TEST_CASE("contract: a status change or update racing the task's delete answers 404 and leaves it deleted") {
-  ApiFixture api;
-  AgentexClient client(calling(api));
+TEST_CASE_FIXTURE(Contract,
+                  "contract: a status change or update racing the task's delete answers 404 and leaves it deleted") {
   REQUIRE(client.post("/agents/register", registration("race-agent")).status == 200);
   for (const std::string op : {"complete", "update"}) {
     CAPTURE(op);
