@@ -48,6 +48,44 @@ def slowloris(port, stop):
     except OSError:
         pass
 
+def open_idle(port, n):
+    """Up to n connections that send nothing (fewer if connect starts failing)."""
+    idle = []
+    for _ in range(n):
+        try:
+            idle.append(connect(port))
+        except OSError as e:
+            print("idle connect failed:", e)
+            break
+    return idle
+
+
+def print_floods(results):
+    answered = {}
+    for kind, sent, reply in results:
+        answered.setdefault(kind, []).append((sent, reply))
+    for kind, items in sorted(answered.items()):
+        most = max(s for s, _ in items)
+        codes = sorted({r.decode(errors="replace") for _, r in items})
+        print(f"flood {kind}: {len(items)} connections, at most {most / 1024:.0f} KiB sent before the close, answers {codes}")
+
+
+def count_open(sockets):
+    """How many of the sockets the server still holds open; closes them all."""
+    alive = 0
+    for s in sockets:
+        try:
+            s.setblocking(False)
+            data = s.recv(1)
+            alive += 0 if data == b"" else 1
+        except BlockingIOError:
+            alive += 1
+        except OSError:
+            pass
+        s.close()
+    return alive
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=int(os.environ.get("API_PORT", 8080)))
@@ -64,13 +102,7 @@ def main():
     print(f"conditions: task-api pid {pid}, load average {os.getloadavg()[0]:.2f}, "
           f"{a.idle} idle + {a.slow} slowloris + {a.floods} floods of {a.flood_mib} MiB, {a.seconds:.0f} s")
     print(f"before: VmRSS {rss_kib(pid, 'VmRSS') / 1024:.1f} MiB, VmHWM {rss_kib(pid, 'VmHWM') / 1024:.1f} MiB")
-    idle = []
-    for _ in range(a.idle):
-        try:
-            idle.append(connect(a.port))
-        except OSError as e:
-            print("idle connect failed:", e)
-            break
+    idle = open_idle(a.port, a.idle)
     stop = threading.Event()
     slow = [threading.Thread(target=slowloris, args=(a.port, stop), daemon=True) for _ in range(a.slow)]
     for t in slow:
@@ -89,24 +121,8 @@ def main():
     stop.set()
     for t in floods:
         t.join(timeout=5)
-    answered = {}
-    for kind, sent, reply in results:
-        answered.setdefault(kind, []).append((sent, reply))
-    for kind, items in sorted(answered.items()):
-        most = max(s for s, _ in items)
-        codes = sorted({r.decode(errors="replace") for _, r in items})
-        print(f"flood {kind}: {len(items)} connections, at most {most / 1024:.0f} KiB sent before the close, answers {codes}")
-    alive_idle = 0
-    for s in idle:
-        try:
-            s.setblocking(False)
-            data = s.recv(1)
-            alive_idle += 0 if data == b"" else 1
-        except BlockingIOError:
-            alive_idle += 1
-        except OSError:
-            pass
-        s.close()
+    print_floods(results)
+    alive_idle = count_open(idle)
     print(f"idle connections still open at the end: {alive_idle} of {len(idle)}")
     print(f"peak VmRSS during the run: {peak / 1024:.1f} MiB; VmHWM after: {rss_kib(pid, 'VmHWM') / 1024:.1f} MiB")
     try:

@@ -111,6 +111,19 @@ def live_lag(pg):
             "live_lag_p99_ms": round(float(row[2] or 0) * 1000, 1)}
 
 
+def print_summary(n, results, second_log):
+    print(f"  first run killed at {results['killed_at_synced']} synced; second run exit "
+          f"{results['second_run_exit']}, its output:")
+    for line in second_log.strip().splitlines()[-6:]:
+        print(f"    | {line}")
+    print(f"  all {n} synced in {results['elapsed_to_all_synced_s']} s: {results['rate_per_s']}/s "
+          f"({results['ratio_to_ceiling']:.0%} of the ceiling); registers delivered {results['registers_delivered']:.0f} "
+          f"for {n} + {results['live_created']} live tasks")
+    print(f"  live creates during it: p99 worst window {results['live_p99_worst_window_ms']} ms, median window "
+          f"{results['live_p99_median_window_ms']} ms (before: {results['live_before']['p99_ms']} ms); their "
+          f"registration lag p50 {results['live_lag_p50_ms']} ms, p99 {results['live_lag_p99_ms']} ms")
+
+
 def run():
     cfg = settings()
     n = cfg["tasks"]
@@ -162,15 +175,7 @@ def run():
         **lag, "worker_cpu_s_per_1000": round(worker_cpu / n * 1000, 3),
         "postgres_cpu_s_per_1000": round(pg_cpu / n * 1000, 3), "worker_rss_peak_mib": rss,
         "progress_first_run": bf["first_log"], "progress_second_run": bf["second_log"]}
-    print(f"  first run killed at {bf['killed_at_synced']} synced; second run exit {bf['second_exit']}, its output:")
-    for line in bf["second_log"].strip().splitlines()[-6:]:
-        print(f"    | {line}")
-    print(f"  all {n} synced in {results['elapsed_to_all_synced_s']} s: {rate}/s "
-          f"({results['ratio_to_ceiling']:.0%} of the ceiling); registers delivered {registers:.0f} for "
-          f"{n} + {live_created} live tasks")
-    print(f"  live creates during it: p99 worst window {worst_p99} ms, median window "
-          f"{results['live_p99_median_window_ms']} ms (before: {before['p99_ms']} ms); their registration lag "
-          f"p50 {lag['live_lag_p50_ms']} ms, p99 {lag['live_lag_p99_ms']} ms")
+    print_summary(n, results, bf["second_log"])
     targets = [
         report.target("backfill rate / authz register ceiling", results["ratio_to_ceiling"], ">=", 0.90),
         report.target("live create p99 while it runs, worst 10 s window (ms)", worst_p99, "<", 25),

@@ -26,6 +26,13 @@ def pending(pg):
     return int(pg.scalar("SELECT count(*) FROM authz_outbox WHERE dead_at IS NULL"))
 
 
+def print_phases(healthy, down):
+    print()
+    report.print_table(["phase", "api/s", "p50 ms", "p99 ms", "errors", "backlog after"],
+                       [[name, phase["rate_per_s"], phase["p50_ms"], phase["p99_ms"], phase["error_count"],
+                         phase["backlog_after"]] for name, phase in (("healthy", healthy), ("authz down", down))])
+
+
 def run():
     cfg = settings()
     seconds = cfg["seconds_per_phase"]
@@ -71,12 +78,7 @@ def run():
                 "rate_per_s": round(backlog / drain_s, 1) if drain_s else None,
                 "longest_backoff_left_at_recovery_s": round(max(wait_backoff, 0), 1),
                 "retries_total": int(retries), "dead_lettered": dead}
-    print()
-    report.print_table(["phase", "api/s", "p50 ms", "p99 ms", "errors", "backlog after"],
-                       [["healthy", healthy["rate_per_s"], healthy["p50_ms"], healthy["p99_ms"],
-                         healthy["error_count"], healthy["backlog_after"]],
-                        ["authz down", down["rate_per_s"], down["p50_ms"], down["p99_ms"], down["error_count"],
-                         down["backlog_after"]]])
+    print_phases(healthy, down)
     print(f"  recovery: {backlog} rows drained in {drain_s} s ({recovery['rate_per_s']}/s); the longest backoff "
           f"still to wait at recovery was {recovery['longest_backoff_left_at_recovery_s']} s; "
           f"{recovery['retries_total']} retries, {dead} dead-lettered")

@@ -10,7 +10,7 @@ import report
 import workload
 from bench_worker import DEFAULT_CONCURRENCY, capture_statement, drain_once, drain_settings, measure_ceiling, \
     steady_settings
-from stack import AuthzServer, OutboxWorker, PeerWorker, Postgres, Sink, peer_migrate, truncate
+from stack import AuthzServer, OutboxWorker, PeerWorker, Sink, peer_migrate, truncate
 
 SINK_LATENCY_MS = 20
 SINK_DRAIN_ROWS = int(os.environ.get("BENCH_PEER_SINK_ROWS", "20000"))
@@ -56,6 +56,50 @@ def steady_run(pg, authz, script, defines, rate, seconds, start):
     return r
 
 
+def flat(d, s):
+    """One worker's figures: its drain `d` and its steady state `s`."""
+    return {"rate_per_s": d["rate_per_s"], "cpu_s_per_1000": d["cpu_s_per_1000"],
+            "rss_peak_mib": d["rss_peak_mib"], "lag_p50_ms": s["lag_p50_ms"], "lag_p99_ms": s["lag_p99_ms"],
+            "steady_cpu_s_per_1000": s["cpu_s_per_1000"], "steady_rss_peak_mib": s["rss_peak_mib"],
+            "drain_lag_p50_ms": d["lag_p50_ms"], "drain_lag_p99_ms": d["lag_p99_ms"],
+            "drain_postgres_cpu_s_per_1000": d["postgres_cpu_s_per_1000"]}
+
+
+def against_sink(pg, rate, ours, peer):
+    """Both workers' drains and steady states against authz-sink; `ours` and `peer` are (script, defines)."""
+    sink = Sink(SINK_LATENCY_MS)
+    print(f"  against authz-sink at {SINK_LATENCY_MS} ms ({SINK_DRAIN_ROWS}-row drains, {SINK_STEADY_SECONDS} s steady "
+          f"at {rate}/s):")
+    ours_sink_d = ours_sink_drain(pg, sink, SINK_DRAIN_ROWS, DEFAULT_CONCURRENCY)
+    peer_sink_d = peer_drain(pg, sink, SINK_DRAIN_ROWS, DEFAULT_CONCURRENCY)
+    ours_sink_s = steady_run(pg, sink, *ours, rate, SINK_STEADY_SECONDS,
+                             lambda: _ready(OutboxWorker(pg, sink.url, concurrency=DEFAULT_CONCURRENCY)))
+    peer_sink_s = steady_run(pg, sink, *peer, rate, SINK_STEADY_SECONDS,
+                             lambda: PeerWorker(pg, sink.url, concurrency=DEFAULT_CONCURRENCY))
+    print(f"    drain: outbox-worker {ours_sink_d['rate_per_s']}/s, graphile-worker {peer_sink_d['rate_per_s']}/s; "
+          f"steady lag p99: outbox-worker {ours_sink_s['lag_p99_ms']} ms, graphile-worker {peer_sink_s['lag_p99_ms']} ms")
+    sink.stop()
+    return ours_sink_d, peer_sink_d, ours_sink_s, peer_sink_s
+
+
+def compare(ours, peer, ours_sink, peer_sink):
+    """Prints each figure of both workers against the server and the sink; returns one target per figure."""
+    print()
+    table, targets = [], []
+    for where, a_fig, b_fig in (("server", ours, peer), ("sink", ours_sink, peer_sink)):
+        for key, label, better in FIGURES:
+            a, b = a_fig[key], b_fig[key]
+            # Ratio oriented so that > 1 means outbox-worker is ahead.
+            ahead = (a / b) if better == "higher" else (b / a if a else None)
+            table.append([f"{where}: {label}", a, b, round(ahead, 2) if ahead else "-"])
+            targets.append(report.target(f"{where}: ahead of graphile-worker on {label} (x)",
+                                         round(ahead, 2) if ahead else None, ">=", 1.0))
+    report.print_table(["figure", "outbox-worker", "graphile-worker", "advantage (x)"], table)
+    print(f"  drain: Postgres CPU-s per 1,000: outbox-worker {ours['drain_postgres_cpu_s_per_1000']}, "
+          f"graphile-worker {peer['drain_postgres_cpu_s_per_1000']}")
+    return targets
+
+
 def run():
     d_cfg, s_cfg = drain_settings(), steady_settings()
     rows, seconds = d_cfg["rows"], s_cfg["seconds"]
@@ -87,42 +131,13 @@ def run():
     print(f"  graphile-worker steady: lag p50 {peer_s['lag_p50_ms']} ms, p99 {peer_s['lag_p99_ms']} ms")
     authz.stop()
 
-    sink = Sink(SINK_LATENCY_MS)
-    print(f"  against authz-sink at {SINK_LATENCY_MS} ms ({SINK_DRAIN_ROWS}-row drains, {SINK_STEADY_SECONDS} s steady "
-          f"at {rate}/s):")
-    ours_sink_d = ours_sink_drain(pg, sink, SINK_DRAIN_ROWS, DEFAULT_CONCURRENCY)
-    peer_sink_d = peer_drain(pg, sink, SINK_DRAIN_ROWS, DEFAULT_CONCURRENCY)
-    ours_sink_s = steady_run(pg, sink, ours_script, ours_defines, rate, SINK_STEADY_SECONDS,
-                             lambda: _ready(OutboxWorker(pg, sink.url, concurrency=DEFAULT_CONCURRENCY)))
-    peer_sink_s = steady_run(pg, sink, peer_script, peer_defines, rate, SINK_STEADY_SECONDS,
-                             lambda: PeerWorker(pg, sink.url, concurrency=DEFAULT_CONCURRENCY))
-    print(f"    drain: outbox-worker {ours_sink_d['rate_per_s']}/s, graphile-worker {peer_sink_d['rate_per_s']}/s; "
-          f"steady lag p99: outbox-worker {ours_sink_s['lag_p99_ms']} ms, graphile-worker {peer_sink_s['lag_p99_ms']} ms")
-    sink.stop()
+    ours_sink_d, peer_sink_d, ours_sink_s, peer_sink_s = against_sink(pg, rate, (ours_script, ours_defines),
+                                                                      (peer_script, peer_defines))
     pg.destroy()
-
-    def flat(d, s):
-        return {"rate_per_s": d["rate_per_s"], "cpu_s_per_1000": d["cpu_s_per_1000"],
-                "rss_peak_mib": d["rss_peak_mib"], "lag_p50_ms": s["lag_p50_ms"], "lag_p99_ms": s["lag_p99_ms"],
-                "steady_cpu_s_per_1000": s["cpu_s_per_1000"], "steady_rss_peak_mib": s["rss_peak_mib"],
-                "drain_lag_p50_ms": d["lag_p50_ms"], "drain_lag_p99_ms": d["lag_p99_ms"],
-                "drain_postgres_cpu_s_per_1000": d["postgres_cpu_s_per_1000"]}
 
     ours, peer = flat(ours_drain, ours_steady), flat(peer_d, peer_s)
     ours_sink, peer_sink = flat(ours_sink_d, ours_sink_s), flat(peer_sink_d, peer_sink_s)
-    print()
-    table, targets = [], []
-    for where, a_fig, b_fig in (("server", ours, peer), ("sink", ours_sink, peer_sink)):
-        for key, label, better in FIGURES:
-            a, b = a_fig[key], b_fig[key]
-            # Ratio oriented so that > 1 means outbox-worker is ahead.
-            ahead = (a / b) if better == "higher" else (b / a if a else None)
-            table.append([f"{where}: {label}", a, b, round(ahead, 2) if ahead else "-"])
-            targets.append(report.target(f"{where}: ahead of graphile-worker on {label} (x)",
-                                         round(ahead, 2) if ahead else None, ">=", 1.0))
-    report.print_table(["figure", "outbox-worker", "graphile-worker", "advantage (x)"], table)
-    print(f"  drain: Postgres CPU-s per 1,000: outbox-worker {ours['drain_postgres_cpu_s_per_1000']}, "
-          f"graphile-worker {peer['drain_postgres_cpu_s_per_1000']}")
+    targets = compare(ours, peer, ours_sink, peer_sink)
     report.print_targets(targets)
     settings = {"rows": rows, "steady_seconds": seconds, "steady_rate_per_s": rate, "concurrency": DEFAULT_CONCURRENCY,
                 "ceiling_per_s": ceiling,

@@ -15,7 +15,7 @@ import time
 import report
 import workload
 from load import percentile, wrk
-from stack import DEV_PRINCIPAL, DEV_TOKEN, AuthzServer, OutboxWorker, Postgres, TaskApi, metric_sum, scrape
+from stack import DEV_PRINCIPAL, DEV_TOKEN, AuthzServer, OutboxWorker, TaskApi, metric_sum, scrape
 
 MODES = ("off", "shadow", "enforce")
 CONCURRENCIES = (1, 16)
@@ -159,6 +159,57 @@ def added(run, base):
             "p99_ratio": round(run["p99_ms"] / base["p99_ms"], 2) if base["p99_ms"] else None}
 
 
+def mode_runs(pg, authz, files, seconds):
+    """Every mode's reads of the registered tasks at each concurrency, then of the pending ones."""
+    runs = []
+    for mode in MODES:
+        api = TaskApi(pg, authz, dual_write=True, extra_env={"FGAC_TASKS_ENFORCE": mode}, name=f"task-api-{mode}")
+        wrk(api.port, "get_task.lua", [DEV_TOKEN, files["registered"]], 16, WARMUP_S, "/tasks")
+        plan = [("registered", c) for c in CONCURRENCIES] + [("pending", PENDING_CONCURRENCY)]
+        for tasks, c in plan:
+            r = read_run(api, files[tasks], c, seconds)
+            runs.append({"mode": mode, "tasks": tasks, "concurrency": c, **r})
+            a = r["authz"]
+            print(f"  {mode} {tasks} c={c}: {r['rate_per_s']}/s p50 {r['p50_ms']} ms p99 {r['p99_ms']} ms, "
+                  f"{r['bad_responses']} non-2xx or errors; {a['checks']} checks"
+                  + (f" (mean {a['check_mean_ms']} ms)" if a["check_mean_ms"] is not None else "")
+                  + (f", {a['shadow_dropped']} shadow dropped" if mode == "shadow" else ""))
+        api.stop()
+    return runs
+
+
+def print_runs(runs, direct):
+    print()
+    report.print_table(
+        ["mode", "tasks", "conc", "req/s", "p50", "p99", "non-2xx+err", "checks/req", "check mean", "shadow dropped",
+         "p50 added", "p99 added", "p50 x", "p99 x"],
+        [[r["mode"], r["tasks"], r["concurrency"], r["rate_per_s"], r["p50_ms"], r["p99_ms"], r["bad_responses"],
+          r["checks_per_request"], r["authz"]["check_mean_ms"] if r["authz"]["check_mean_ms"] is not None else "-",
+          r["authz"]["shadow_dropped"] if r["mode"] == "shadow" else "-",
+          *([r["vs_off"]["p50_added_ms"], r["vs_off"]["p99_added_ms"], r["vs_off"]["p50_ratio"],
+             r["vs_off"]["p99_ratio"]] if r["vs_off"] else ["-"] * 4)]
+         for r in runs])
+    print("latencies in ms; 'added' and 'x' are against mode=off on the same tasks at the same concurrency; "
+          "'check mean' is task_authz_check_duration_seconds sum/count over the run")
+    print(f"authz server's check measured directly (concurrency 1): p50 {direct['p50_ms']} ms, "
+          f"p99 {direct['p99_ms']} ms, mean {direct['mean_ms']} ms")
+    warn_unexpected(runs)
+
+
+def warn_unexpected(runs):
+    # A shadow decision that fails (an exception in the API) is logged at info and counted nowhere else:
+    # checks well short of the requests in shadow on registered tasks are the sign of one.
+    for r in runs:
+        a = r["authz"]
+        if a["checks_by_outcome"]["error"] or a["checks_by_outcome"]["denied"]:
+            print(f"warning: {r['mode']} {r['tasks']} c={r['concurrency']}: checks {a['checks_by_outcome']}, "
+                  f"errors by class {a['errors_by_class']}")
+        if r["mode"] != "off" and r["tasks"] == "registered" and \
+                a["checks"] + a["shadow_dropped"] < 0.99 * (r["requests"] - r["bad_responses"]):
+            print(f"warning: {r['mode']} {r['tasks']} c={r['concurrency']}: {a['checks']} checks and "
+                  f"{a['shadow_dropped']} shadow drops for {r['requests']} requests")
+
+
 def run():
     cfg = settings()
     seconds = cfg["seconds_per_run"]
@@ -181,20 +232,7 @@ def run():
     print(f"authz server's own check, {direct['requests']} POST /v1/authz/check at concurrency 1 from Python: "
           f"p50 {direct['p50_ms']} ms p99 {direct['p99_ms']} ms (statuses {direct['statuses']})")
 
-    runs = []
-    for mode in MODES:
-        api = TaskApi(pg, authz, dual_write=True, extra_env={"FGAC_TASKS_ENFORCE": mode}, name=f"task-api-{mode}")
-        wrk(api.port, "get_task.lua", [DEV_TOKEN, files["registered"]], 16, WARMUP_S, "/tasks")
-        plan = [("registered", c) for c in CONCURRENCIES] + [("pending", PENDING_CONCURRENCY)]
-        for tasks, c in plan:
-            r = read_run(api, files[tasks], c, seconds)
-            runs.append({"mode": mode, "tasks": tasks, "concurrency": c, **r})
-            a = r["authz"]
-            print(f"  {mode} {tasks} c={c}: {r['rate_per_s']}/s p50 {r['p50_ms']} ms p99 {r['p99_ms']} ms, "
-                  f"{r['bad_responses']} non-2xx or errors; {a['checks']} checks"
-                  + (f" (mean {a['check_mean_ms']} ms)" if a["check_mean_ms"] is not None else "")
-                  + (f", {a['shadow_dropped']} shadow dropped" if mode == "shadow" else ""))
-        api.stop()
+    runs = mode_runs(pg, authz, files, seconds)
     for path in files.values():
         os.unlink(path)
     authz.stop()
@@ -206,31 +244,7 @@ def run():
     for r in runs:
         r["vs_off"] = None if r["mode"] == "off" else added(r, find("off", r["tasks"], r["concurrency"]))
 
-    print()
-    report.print_table(
-        ["mode", "tasks", "conc", "req/s", "p50", "p99", "non-2xx+err", "checks/req", "check mean", "shadow dropped",
-         "p50 added", "p99 added", "p50 x", "p99 x"],
-        [[r["mode"], r["tasks"], r["concurrency"], r["rate_per_s"], r["p50_ms"], r["p99_ms"], r["bad_responses"],
-          r["checks_per_request"], r["authz"]["check_mean_ms"] if r["authz"]["check_mean_ms"] is not None else "-",
-          r["authz"]["shadow_dropped"] if r["mode"] == "shadow" else "-",
-          *([r["vs_off"]["p50_added_ms"], r["vs_off"]["p99_added_ms"], r["vs_off"]["p50_ratio"],
-             r["vs_off"]["p99_ratio"]] if r["vs_off"] else ["-"] * 4)]
-         for r in runs])
-    print("latencies in ms; 'added' and 'x' are against mode=off on the same tasks at the same concurrency; "
-          "'check mean' is task_authz_check_duration_seconds sum/count over the run")
-    print(f"authz server's check measured directly (concurrency 1): p50 {direct['p50_ms']} ms, "
-          f"p99 {direct['p99_ms']} ms, mean {direct['mean_ms']} ms")
-    # A shadow decision that fails (an exception in the API) is logged at info and counted nowhere else:
-    # checks well short of the requests in shadow on registered tasks are the sign of one.
-    for r in runs:
-        a = r["authz"]
-        if a["checks_by_outcome"]["error"] or a["checks_by_outcome"]["denied"]:
-            print(f"warning: {r['mode']} {r['tasks']} c={r['concurrency']}: checks {a['checks_by_outcome']}, "
-                  f"errors by class {a['errors_by_class']}")
-        if r["mode"] != "off" and r["tasks"] == "registered" and \
-                a["checks"] + a["shadow_dropped"] < 0.99 * (r["requests"] - r["bad_responses"]):
-            print(f"warning: {r['mode']} {r['tasks']} c={r['concurrency']}: {a['checks']} checks and "
-                  f"{a['shadow_dropped']} shadow drops for {r['requests']} requests")
+    print_runs(runs, direct)
     bad = sum(r["bad_responses"] for r in runs)
     print("responses: all 2xx, no socket errors" if bad == 0 else
           f"responses: {bad} non-2xx or socket errors (see bench/results/api-read.json)")

@@ -106,6 +106,37 @@ def verdict(ratio, shares, cores, sink_threads, wal_busy):
     return "no CPU saturated: waits (the worker's claim/complete round trips, Postgres commits)"
 
 
+def sample_drain(t0, pg, worker, sink, rows, max_seconds):
+    """Samples until one sample past the window's end: the tail of the drain is not measured."""
+    samples = []
+    first_t = None
+    while worker.process.alive():
+        s = sample(t0, pg, worker, sink)
+        samples.append(s)
+        if first_t is None and s["calls"] > 0:
+            first_t = s["t"]
+        if s["calls"] > rows * WINDOW_END_FRACTION or (first_t is not None and
+                                                        s["t"] > first_t + WARMUP_S + max_seconds):
+            return samples
+        time.sleep(SAMPLE_S)
+    raise RuntimeError("outbox-worker exited:\n" + worker.process.tail())
+
+
+def cpu_shares(start, end):
+    """Cores each part used between two samples."""
+    dt = end["t"] - start["t"]
+    busiest_pg = max((cpu - start["pg_by_pid"].get(pid, 0.0) for pid, cpu in end["pg_by_pid"].items()),
+                     default=0.0)
+    shares = {"worker": (end["worker_cpu"] - start["worker_cpu"]) / dt,
+              "worker_io_thread": (end["worker_io_cpu"] - start["worker_io_cpu"]) / dt,
+              "postgres": (end["pg_cpu"] - start["pg_cpu"]) / dt, "postgres_busiest": busiest_pg / dt,
+              "sink": (end["sink_cpu"] - start["sink_cpu"]) / dt, "machine": (end["machine"][0] - start["machine"][0]) / dt,
+              "niced": (end["machine"][1] - start["machine"][1]) / dt}
+    # Everything else on the machine (the harness, other users), niced work included.
+    shares["other"] = max(0.0, shares["machine"] - shares["worker"] - shares["postgres"] - shares["sink"])
+    return shares
+
+
 def run_once(pg, sink, in_flight, rows, latency_ms, max_seconds, cores):
     truncate(pg)
     agent_id = workload.create_agent_sql(pg)
@@ -116,20 +147,7 @@ def run_once(pg, sink, in_flight, rows, latency_ms, max_seconds, cores):
     t0 = time.time()
     worker = OutboxWorker(pg, sink.url, concurrency=in_flight, extra_env=worker_env(in_flight),
                           name=f"outbox-worker-sink-{in_flight}")
-    samples = []
-    first_t = None
-    # Until one sample past the window's end: the tail of the drain is not measured.
-    while worker.process.alive():
-        s = sample(t0, pg, worker, sink)
-        samples.append(s)
-        if first_t is None and s["calls"] > 0:
-            first_t = s["t"]
-        if s["calls"] > rows * WINDOW_END_FRACTION or (first_t is not None and
-                                                        s["t"] > first_t + WARMUP_S + max_seconds):
-            break
-        time.sleep(SAMPLE_S)
-    if not worker.process.alive():
-        raise RuntimeError("outbox-worker exited:\n" + worker.process.tail())
+    samples = sample_drain(t0, pg, worker, sink, rows, max_seconds)
     rss_peak_mib = round(mem_kib(worker.pid, "VmHWM") / 1024, 1)
     worker_cpu_life = cpu_seconds(worker.pid)
     peak_waiting = sink.stats()["peak_waiting"]
@@ -145,15 +163,7 @@ def run_once(pg, sink, in_flight, rows, latency_ms, max_seconds, cores):
     calls = end["calls"] - start["calls"]
     limit = in_flight * 1000 / latency_ms
     rate = calls / dt
-    busiest_pg = max((cpu - start["pg_by_pid"].get(pid, 0.0) for pid, cpu in end["pg_by_pid"].items()),
-                     default=0.0)
-    shares = {"worker": (end["worker_cpu"] - start["worker_cpu"]) / dt,
-              "worker_io_thread": (end["worker_io_cpu"] - start["worker_io_cpu"]) / dt,
-              "postgres": (end["pg_cpu"] - start["pg_cpu"]) / dt, "postgres_busiest": busiest_pg / dt,
-              "sink": (end["sink_cpu"] - start["sink_cpu"]) / dt, "machine": (end["machine"][0] - start["machine"][0]) / dt,
-              "niced": (end["machine"][1] - start["machine"][1]) / dt}
-    # Everything else on the machine (the harness, other users), niced work included.
-    shares["other"] = max(0.0, shares["machine"] - shares["worker"] - shares["postgres"] - shares["sink"])
+    shares = cpu_shares(start, end)
     ratio = rate / limit
     wal_busy = (commits1["wal_sync_ms"] - commits0["wal_sync_ms"]) / 1000 / run_s
     per_delivery = {k: round((commits1[k] - commits0[k]) / max(db_delivered, 1), 2) for k in ("commits", "wal_syncs")}

@@ -6,7 +6,7 @@ import os
 import report
 import workload
 from load import wrk
-from stack import AuthzServer, OutboxWorker, Postgres, TaskApi, metric_sum, scrape, truncate
+from stack import AuthzServer, OutboxWorker, TaskApi, metric_sum, scrape, truncate
 
 INJECTED_LATENCY_MS = 20
 LATENCY_CONCURRENCIES = (8, 32, 128)

@@ -349,11 +349,7 @@ class Load(threading.Thread):
 
 # ---------------------------------------------------------------- scenario
 
-def run_scenario(stack):
-    events = []   # (label, unix time)
-    spans = []    # (label, unix start, unix end, colour)
-    now = time.time
-
+def start_stack(stack, agents):
     stack.start_postgres()
     log(f"Postgres on 127.0.0.1:{stack.ports['pg']}; applying migrations")
     stack.taskctl("migrate")
@@ -362,14 +358,44 @@ def run_scenario(stack):
     stack.start_api(dual_write=False)
     stack.start_prometheus()
     log(f"stack up: API {stack.api_url}, Prometheus {stack.prom_url}, logs in {stack.logs}")
-
-    agents = ["render-agent-a", "render-agent-b"]
     for agent in agents:
         req = urllib.request.Request(f"{stack.api_url}/agents", data=json.dumps({"name": agent}).encode(),
                                      method="POST", headers={"Content-Type": "application/json",
                                                              "Authorization": "Bearer dev-user-token"})
         urllib.request.urlopen(req, timeout=5).close()
     time.sleep(3 * SCRAPE_INTERVAL_S)
+
+
+def inject_fault(stack, spans, fault, label, colour):
+    """The authz server answers `fault` for its for_s seconds; the span is drawn on the picture."""
+    t0 = time.time()
+    stack.faults(fault)
+    time.sleep(fault["for_s"])
+    stack.faults(None)
+    spans.append((label, t0, time.time(), colour))
+
+
+def wind_down(stack, load):
+    """Stops the load, waits for the outbox to empty, and lets Prometheus scrape the quiet end."""
+    load.pause()
+    load.stopped.set()
+    t_load_end = time.time()
+    log(f"load stopped; responses: {dict(sorted(load.counts.items(), key=str))}")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if stack.worker_gauge("authz_outbox_pending") == 0 and stack.worker_gauge("authz_outbox_dead") == 0:
+            break
+        time.sleep(1)
+    log("  " + stack.taskctl("outbox", "status").strip().replace("\n", "\n  "))
+    time.sleep(max(0.0, 12 - (time.time() - t_load_end)))  # a few scrapes of the quiet end
+
+
+def run_scenario(stack):
+    events = []   # (label, unix time)
+    spans = []    # (label, unix start, unix end, colour)
+    now = time.time
+    agents = ["render-agent-a", "render-agent-b"]
+    start_stack(stack, agents)
 
     load = Load(stack.api_url, agents)
     load.start()
@@ -395,22 +421,16 @@ def run_scenario(stack):
     time.sleep(OUTAGE_AFTER_BACKFILL_S)
 
     log(f"phase 4: authz outage, 503 on register/deregister for {OUTAGE_S}s")
-    t0 = now()
-    stack.faults({"status": 503, "rate": 1.0, "ops": ["register", "deregister"], "for_s": OUTAGE_S})
-    time.sleep(OUTAGE_S)
-    stack.faults(None)
-    spans.append(("authz 503", t0, now(), "#e53935"))
+    inject_fault(stack, spans, {"status": 503, "rate": 1.0, "ops": ["register", "deregister"], "for_s": OUTAGE_S},
+                 "authz 503", "#e53935")
     log(f"phase 5: recovery, {RECOVERY_S}s")
     time.sleep(RECOVERY_S)
 
     log(f"phase 6: authz answers 400 to register for {DEAD_FAULT_S}s (dead letters)")
-    t0 = now()
     load.protect = True
-    stack.faults({"status": 400, "rate": 1.0, "ops": ["register"], "for_s": DEAD_FAULT_S})
-    time.sleep(DEAD_FAULT_S)
-    stack.faults(None)
+    inject_fault(stack, spans, {"status": 400, "rate": 1.0, "ops": ["register"], "for_s": DEAD_FAULT_S},
+                 "authz 400", "#fb8c00")
     load.protect = False
-    spans.append(("authz 400", t0, now(), "#fb8c00"))
     time.sleep(REQUEUE_AFTER_S)
     log("  " + stack.taskctl("outbox", "status").strip().replace("\n", "\n  "))
 
@@ -418,18 +438,7 @@ def run_scenario(stack):
     events.append(("requeue", now()))
     log("  " + stack.taskctl("outbox", "requeue", "--all").strip())
     time.sleep(TAIL_S)
-
-    load.pause()
-    load.stopped.set()
-    t_load_end = now()
-    log(f"load stopped; responses: {dict(sorted(load.counts.items(), key=str))}")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if stack.worker_gauge("authz_outbox_pending") == 0 and stack.worker_gauge("authz_outbox_dead") == 0:
-            break
-        time.sleep(1)
-    log("  " + stack.taskctl("outbox", "status").strip().replace("\n", "\n  "))
-    time.sleep(max(0.0, 12 - (now() - t_load_end)))  # a few scrapes of the quiet end
+    wind_down(stack, load)
     return {"start": t_start - 5, "load_start": t_start, "end": now(), "events": events, "spans": spans}
 
 
@@ -491,97 +500,103 @@ def legend_of(fmt, metric):
     return out.replace("{{", "").replace("}}", "").strip() or "value"
 
 
-def plot(data, out):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
+def plot_series(ax, panel, t0, palette, fixed):
+    """Draws every series of the panel's queries; returns how many were drawn and their peak."""
+    n, peak = 0, 0.0
+    for q in panel["queries"]:
+        for series in q["result"]:
+            label = legend_of(q["legend"], series["metric"])
+            xs, ys = [], []
+            for ts, value in series["values"]:
+                v = float(value)
+                xs.append(float(ts) - t0)
+                ys.append(v if v == v and abs(v) != float("inf") else float("nan"))
+            if not xs or all(y != y for y in ys):
+                continue
+            colour = fixed.get(series["metric"].get("op") or series["metric"].get("creator_kind"))
+            style = {"lw": 1.4}
+            if "attempts" in q["expr"] or label.startswith("p50"):
+                style = {"lw": 1.1, "ls": "--"}
+            if q["panel"] == "Dead letters":
+                label, style, colour = "dead rows (authz_outbox_dead)", {"lw": 2.0}, "#6d4c41"
+            elif q["panel"].startswith("Failures"):
+                label = f"{label} (increase)"
+            elif "attempts" in q["expr"]:
+                label = f"{label} attempts"
+            elif "success" in q["expr"]:
+                label = f"{label} successes"
+            if colour is None:
+                colour = palette[(n + 2) % len(palette)] if panel["title"].startswith("Dual") else None
+            ax.plot(xs, ys, label=label, color=colour, **style)
+            peak = max([peak] + [y for y in ys if y == y])
+            n += 1
+    return n, peak
+
+
+def scale_axis(ax, panel, log_y, peak, lag_buckets):
+    """The y scale, its unit label and the note on interpolated quantiles."""
+    from matplotlib.ticker import FuncFormatter
+    if log_y:
+        ax.set_yscale("log")
+        ax.set_ylim(0.005, 5000)  # room above the data for the note
+        ax.yaxis.set_major_formatter(FuncFormatter(
+            lambda y, _: f"{y * 1000:g} ms" if y < 1 else f"{y:g} s"))
+    else:
+        ax.set_ylim(0, peak * 1.2 if peak > 0 else 1)  # headroom for legends and notes
+    if log_y and len(lag_buckets) >= 2:
+        below, top = lag_buckets[-2:]
+        if peak > below:
+            ax.text(0.99, 0.97, f"above {below:g} s a quantile is interpolated inside the histogram's\n"
+                    f"{below:g}-{top:g} s bucket; Oldest pending age bounds the real lag",
+                    transform=ax.transAxes, ha="right", va="top", fontsize=7.5, color="#555")
+    unit = panel["unit"]
+    if unit == "s":
+        ax.set_ylabel("seconds")
+    elif unit in ("ops", "reqps"):
+        ax.set_ylabel("per second")
+    else:
+        ax.set_ylabel("rows")
+
+
+def draw_thresholds(ax, thresholds, unit, t_end):
+    suffix = " s" if unit == "s" else ""
+    for value in thresholds:
+        if value <= ax.get_ylim()[1]:
+            ax.axhline(value, color="#d32f2f", ls="--", lw=1)
+            ax.text(t_end, value, f"dashboard threshold {value:g}{suffix} ", color="#d32f2f", fontsize=7.5,
+                    ha="right", va="bottom")
+        else:
+            ax.text(0.99, 0.97, f"dashboard threshold {value:g}{suffix} (above this scale)",
+                    transform=ax.transAxes, color="#d32f2f", fontsize=7.5, ha="right", va="top")
+
+
+def plot_panel(ax, panel, spec, data, by_id, style):
+    """One dashboard panel on its axes; `style` holds t0, t_first, t_end, palette, fixed and first_row."""
     from matplotlib.ticker import FuncFormatter, MultipleLocator
+    ids, _, _, legend_loc, log_y = spec
+    t0 = style["t0"]
+    thresholds = [v for pid in ids for v in threshold_lines(by_id[pid])]
+    title = panel["title"] + ("  (log scale)" if log_y else "")
+    ax.set_title(title, loc="left", pad=16 if style["first_row"] else 6)
+    for name, start, end, colour in data["timeline"]["spans"]:
+        ax.axvspan(start - t0, end - t0, color=colour, alpha=0.12 if name != "flag off" else 0.10, lw=0)
+    for name, at in data["timeline"]["events"]:
+        ax.axvline(at - t0, color="#555555", ls=":", lw=1)
+    n, peak = plot_series(ax, panel, t0, style["palette"], style["fixed"])
+    if n == 0:
+        ax.text(0.5, 0.5, "no series", transform=ax.transAxes, ha="center", color="#888")
+    scale_axis(ax, panel, log_y, peak, data.get("lag_buckets", []))
+    draw_thresholds(ax, thresholds, panel["unit"], style["t_end"])
+    if n:
+        ax.legend(loc=legend_loc, ncol=1 if n <= 4 else 2, framealpha=0.85)
+    ax.set_xlim(style["t_first"], style["t_end"])
+    ax.xaxis.set_major_locator(MultipleLocator(60))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{int(x // 60)}:{int(x % 60):02d}"))
 
-    t0 = data["timeline"].get("load_start", data["timeline"]["start"] + 5)
-    t_first = data["timeline"]["start"] - t0
-    t_end = data["timeline"]["end"] - t0
-    plt.rcParams.update({"font.size": 9, "axes.titlesize": 10.5, "axes.titleweight": "bold",
-                         "legend.fontsize": 7.5, "axes.grid": True, "grid.alpha": 0.3})
-    fig, axes = plt.subplots(3, 3, figsize=(16, 10), dpi=100, sharex=True)
-    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    fixed = {"register": palette[0], "deregister": palette[1], "user": palette[0], "service_account": palette[1],
-             "none": palette[3]}
 
-    _, by_id = dashboard_panels()
-    for ax, panel, (ids, _, _, legend_loc, log_y) in zip(axes.flat, data["panels"], PANELS):
-        thresholds = [v for pid in ids for v in threshold_lines(by_id[pid])]
-        title = panel["title"] + ("  (log scale)" if log_y else "")
-        ax.set_title(title, loc="left", pad=16 if ax in axes[0] else 6)
-        for name, start, end, colour in data["timeline"]["spans"]:
-            ax.axvspan(start - t0, end - t0, color=colour, alpha=0.12 if name != "flag off" else 0.10, lw=0)
-        for name, at in data["timeline"]["events"]:
-            ax.axvline(at - t0, color="#555555", ls=":", lw=1)
-        n, peak = 0, 0.0
-        for q in panel["queries"]:
-            for series in q["result"]:
-                label = legend_of(q["legend"], series["metric"])
-                xs, ys = [], []
-                for ts, value in series["values"]:
-                    v = float(value)
-                    xs.append(float(ts) - t0)
-                    ys.append(v if v == v and abs(v) != float("inf") else float("nan"))
-                if not xs or all(y != y for y in ys):
-                    continue
-                colour = fixed.get(series["metric"].get("op") or series["metric"].get("creator_kind"))
-                style = {"lw": 1.4}
-                if "attempts" in q["expr"] or label.startswith("p50"):
-                    style = {"lw": 1.1, "ls": "--"}
-                if q["panel"] == "Dead letters":
-                    label, style, colour = "dead rows (authz_outbox_dead)", {"lw": 2.0}, "#6d4c41"
-                elif q["panel"].startswith("Failures"):
-                    label = f"{label} (increase)"
-                elif "attempts" in q["expr"]:
-                    label = f"{label} attempts"
-                elif "success" in q["expr"]:
-                    label = f"{label} successes"
-                if colour is None:
-                    colour = palette[(n + 2) % len(palette)] if panel["title"].startswith("Dual") else None
-                ax.plot(xs, ys, label=label, color=colour, **style)
-                peak = max([peak] + [y for y in ys if y == y])
-                n += 1
-        if n == 0:
-            ax.text(0.5, 0.5, "no series", transform=ax.transAxes, ha="center", color="#888")
-        unit = panel["unit"]
-        if log_y:
-            ax.set_yscale("log")
-            ax.set_ylim(0.005, 5000)  # room above the data for the note
-            ax.yaxis.set_major_formatter(FuncFormatter(
-                lambda y, _: f"{y * 1000:g} ms" if y < 1 else f"{y:g} s"))
-        else:
-            ax.set_ylim(0, peak * 1.2 if peak > 0 else 1)  # headroom for legends and notes
-        if log_y and len(data.get("lag_buckets", [])) >= 2:
-            below, top = data["lag_buckets"][-2:]
-            if peak > below:
-                ax.text(0.99, 0.97, f"above {below:g} s a quantile is interpolated inside the histogram's\n"
-                        f"{below:g}-{top:g} s bucket; Oldest pending age bounds the real lag",
-                        transform=ax.transAxes, ha="right", va="top", fontsize=7.5, color="#555")
-        suffix = " s" if unit == "s" else ""
-        for value in thresholds:
-            if value <= ax.get_ylim()[1]:
-                ax.axhline(value, color="#d32f2f", ls="--", lw=1)
-                ax.text(t_end, value, f"dashboard threshold {value:g}{suffix} ", color="#d32f2f", fontsize=7.5,
-                        ha="right", va="bottom")
-            else:
-                ax.text(0.99, 0.97, f"dashboard threshold {value:g}{suffix} (above this scale)",
-                        transform=ax.transAxes, color="#d32f2f", fontsize=7.5, ha="right", va="top")
-        if unit == "s":
-            ax.set_ylabel("seconds")
-        elif unit in ("ops", "reqps"):
-            ax.set_ylabel("per second")
-        else:
-            ax.set_ylabel("rows")
-        if n:
-            ax.legend(loc=legend_loc, ncol=1 if n <= 4 else 2, framealpha=0.85)
-        ax.set_xlim(t_first, t_end)
-        ax.xaxis.set_major_locator(MultipleLocator(60))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{int(x // 60)}:{int(x % 60):02d}"))
-
+def decorate_figure(fig, axes, data, t0):
+    """Event names along the top, the spans' legend, the title and the run's conditions."""
+    from matplotlib.patches import Patch
     # Event names once, along the top edge of the first row.
     for ax in axes[0]:
         top = ax.secondary_xaxis("top")
@@ -609,6 +624,26 @@ def plot(data, out):
              f"with $__rate_interval = {data['rate_interval']}. "
              f"Regenerate: deploy/tests/render-dashboard.",
              fontsize=8.5, color="#444", va="bottom")
+
+
+def plot(data, out):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t0 = data["timeline"].get("load_start", data["timeline"]["start"] + 5)
+    plt.rcParams.update({"font.size": 9, "axes.titlesize": 10.5, "axes.titleweight": "bold",
+                         "legend.fontsize": 7.5, "axes.grid": True, "grid.alpha": 0.3})
+    fig, axes = plt.subplots(3, 3, figsize=(16, 10), dpi=100, sharex=True)
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    style = {"t0": t0, "t_first": data["timeline"]["start"] - t0, "t_end": data["timeline"]["end"] - t0,
+             "palette": palette,
+             "fixed": {"register": palette[0], "deregister": palette[1], "user": palette[0],
+                       "service_account": palette[1], "none": palette[3]}}
+    _, by_id = dashboard_panels()
+    for ax, panel, spec in zip(axes.flat, data["panels"], PANELS):
+        plot_panel(ax, panel, spec, data, by_id, {**style, "first_row": ax in axes[0]})
+    decorate_figure(fig, axes, data, t0)
     fig.tight_layout(rect=(0, 0.035, 1, 0.965))
     fig.savefig(out, dpi=100)
     log(f"wrote {out}")
