@@ -20,7 +20,6 @@ SteadyClock::time_point steady_now() {
 OutboxWorker::OutboxWorker(asio::io_context& ioc, WorkerConfig config)
     : ioc_(ioc),
       config_(std::move(config)),
-      registry_(std::make_shared<prometheus::Registry>()),
       metrics_(*registry_),
       pool_(std::make_unique<PgPool>(config_.database, outbox::prepare_statements)),
       outbox_(config_.worker_id),

@@ -47,7 +47,7 @@ class OutboxWorker {
 
   boost::asio::io_context& ioc_;
   WorkerConfig config_;
-  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
   WorkerMetrics metrics_;
   std::unique_ptr<PgPool> pool_;
   outbox::WorkerOutbox outbox_;

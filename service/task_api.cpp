@@ -107,7 +107,6 @@ bool method_allowed(std::string_view acp_type, std::string_view method) {
 TaskApi::TaskApi(asio::io_context& ioc, ApiConfig config)
     : ioc_(ioc),
       config_(std::move(config)),
-      registry_(std::make_shared<prometheus::Registry>()),
       metrics_(*registry_),
       authz_metrics_(*registry_),
       repository_(config_.dual_write) {

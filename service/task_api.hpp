@@ -83,7 +83,7 @@ class TaskApi {
 
   boost::asio::io_context& ioc_;
   ApiConfig config_;
-  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
   ApiMetrics metrics_;
   AuthzMetrics authz_metrics_;
   std::unique_ptr<AuthzChecker> checker_;     // shadow and enforce only
