@@ -31,27 +31,10 @@ struct Pace {
   double rate = 0;                             // rows per second; 0: no cap
 };
 
-// A whole non-negative number (or, with `fraction`, a decimal one), or a usage error naming the option.
-double non_negative(const std::string& option, const std::string& text, bool fraction) {
-  std::size_t used = 0;
-  double value = -1;
-  try {
-    value = fraction ? std::stod(text, &used) : static_cast<double>(std::stoll(text, &used));
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || !(value >= 0) || value > 1e12) {
-    throw UsageError(option + " must be 0 (no cap) or a positive " + (fraction ? "number" : "whole number"));
-  }
-  return value;
-}
-
 Pace pace_options(Args& args) {
   Pace pace;
-  if (const auto v = args.option("--max-pending")) {
-    pace.max_pending = static_cast<long long>(non_negative("--max-pending", *v, false));
-  }
-  if (const auto v = args.option("--rate")) pace.rate = non_negative("--rate", *v, true);
+  pace.max_pending = args.whole("--max-pending", 0).value_or(kDefaultMaxPending);  // 0: no cap
+  pace.rate = args.decimal("--rate", 0).value_or(0);                               // 0: no cap
   return pace;
 }
 

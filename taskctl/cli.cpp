@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <sstream>
 
 #include "common/env.hpp"
 
@@ -29,6 +30,44 @@ std::optional<std::string> Args::option(const std::string& name) {
     }
   }
   return std::nullopt;
+}
+
+namespace {
+
+// Beyond this a count or a rate is a typo, and a double no longer holds every whole number.
+constexpr double kLargestNumber = 1e12;
+
+double parse_number(const std::string& name, const std::string& text, double min, bool fraction) {
+  std::size_t used = 0;
+  double value = min - 1;
+  try {
+    value = fraction ? std::stod(text, &used) : static_cast<double>(std::stoll(text, &used));
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  // std::stoll and std::stod skip leading white space; an option value may not carry any.
+  const bool spaced = text.find_first_of(" \t\n\v\f\r") != std::string::npos;
+  if (text.empty() || spaced || used != text.size() || !(value >= min) || value > kLargestNumber) {
+    std::ostringstream bound;
+    bound << min;
+    throw UsageError(name + " must be a " + (fraction ? "number" : "whole number") + " of at least " + bound.str() +
+                     ", not '" + text + "'");
+  }
+  return value;
+}
+
+}  // namespace
+
+std::optional<long long> Args::whole(const std::string& name, long long min) {
+  const auto text = option(name);
+  if (!text) return std::nullopt;
+  return static_cast<long long>(parse_number(name, *text, static_cast<double>(min), false));
+}
+
+std::optional<double> Args::decimal(const std::string& name, double min) {
+  const auto text = option(name);
+  if (!text) return std::nullopt;
+  return parse_number(name, *text, min, true);
 }
 
 std::vector<std::string> Args::positionals() {

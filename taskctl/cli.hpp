@@ -25,6 +25,11 @@ class Args {
   explicit Args(std::vector<std::string> args) : args_(std::move(args)) {}
   bool flag(const std::string& name);
   std::optional<std::string> option(const std::string& name);
+  // An option's value as a whole number of at least `min` (or, from decimal(),
+  // any number of at least `min`), unset when the option is absent; anything
+  // else, trailing characters included, is a UsageError that names the option.
+  std::optional<long long> whole(const std::string& name, long long min);
+  std::optional<double> decimal(const std::string& name, double min);
   std::vector<std::string> positionals();  // call after consuming flags and options
   // Removes and returns the first positional argument (a subcommand), or "".
   std::string positionals_prefix();

@@ -15,15 +15,15 @@ std::unique_ptr<pqxx::connection> outbox_connection(const PgSettings& db) {
 BatchOptions batch_options(Args& args, long long default_batch) {
   BatchOptions options;
   options.dry_run = args.flag("--dry-run");
-  const auto batch = args.option("--batch");
-  options.batch = batch ? std::stoll(*batch) : default_batch;
-  if (options.batch < 1) throw UsageError("--batch must be at least 1");
+  options.batch = args.whole("--batch", 1).value_or(default_batch);
   options.database = database_settings(args);
   args.expect_no_more();
   return options;
 }
 
 namespace {
+
+constexpr long long kDefaultDeadLimit = 100;
 
 int status(Args& args) {
   auto db = database_settings(args);
@@ -51,7 +51,7 @@ int status(Args& args) {
 }
 
 int dead(Args& args) {
-  const long long limit = std::stoll(args.option("--limit").value_or("100"));
+  const long long limit = args.whole("--limit", 1).value_or(kDefaultDeadLimit);
   auto db = database_settings(args);
   args.expect_no_more();
   auto conn = outbox_connection(db);
