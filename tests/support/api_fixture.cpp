@@ -78,9 +78,7 @@ std::string ApiFixture::agent(const std::string& name) {
 }
 
 nlohmann::json ApiFixture::task(const std::string& agent_name, const std::string& name, const std::string& token) {
-  auto r = post("/tasks", {{"agent_name", agent_name}, {"name", name}}, token);
-  REQUIRE_MESSAGE(r.status == 201, r.body);
-  return r.json();
+  return post("/tasks", {{"agent_name", agent_name}, {"name", name}}, token).created();
 }
 
 void ApiFixture::exec(const std::string& sql) {

@@ -19,9 +19,9 @@
 
 namespace fgac::testing {
 
-std::string HttpResult::created_id() const {
+nlohmann::json HttpResult::created() const {
   if (status != 201) throw std::runtime_error("expected 201 Created, got " + std::to_string(status) + ": " + body);
-  return json()["id"].get<std::string>();
+  return json();
 }
 
 namespace asio = boost::asio;

@@ -20,8 +20,9 @@ struct HttpResult {
   std::string body;
   std::map<std::string, std::string> headers;  // lower-case names
   [[nodiscard]] nlohmann::json json() const { return nlohmann::json::parse(body); }
-  // The created resource's "id" from a 201 answer; throws (naming the answer) for any other.
-  [[nodiscard]] std::string created_id() const;
+  // The created resource of a 201 answer, or its "id"; any other answer throws, naming it.
+  [[nodiscard]] nlohmann::json created() const;
+  [[nodiscard]] std::string created_id() const { return created()["id"].get<std::string>(); }
 };
 
 // One request on a fresh connection to 127.0.0.1:port. Throws on transport errors.
